@@ -1,0 +1,89 @@
+"""Everything ordersync raises, and the exit code each one means.
+
+::
+
+    OrdersyncError                 exit 1 (never raised bare)
+    ├── UsageError                 exit 2  bad command-line usage
+    ├── ConfigError                exit 2  the config file is wrong: file, key path, expectation
+    ├── InputError                 exit 2  an export is wrong: file, sheet, row, column, expectation
+    ├── StoreError                 exit 2  the store is locked by another process or unreadable
+    └── SourceUnavailable          exit 3  a source could not be reached (retryable)
+
+Library code raises these; only the CLI turns them into a message and an exit code.
+"""
+
+from __future__ import annotations
+
+
+class OrdersyncError(Exception):
+    """Base of every error ordersync reports to a user."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(OrdersyncError):
+    exit_code = 2
+
+
+class ConfigError(OrdersyncError):
+    """The config is invalid. The message names the file and the key path."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None) -> None:
+        where = ": ".join(part for part in (file, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.file = file
+        self.key = key
+
+
+class InputError(OrdersyncError):
+    """An input file cannot be read as configured.
+
+    Every field that is known is named, so a user can open the file and find the cell.
+    Rows are numbered as a spreadsheet shows them (1-based, header rows included).
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        sheet: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        parts = []
+        if file:
+            parts.append(str(file))
+        if sheet:
+            parts.append(f"sheet {sheet!r}")
+        if row is not None:
+            parts.append(f"row {row}")
+        if column:
+            parts.append(f"column {column!r}")
+        where = ", ".join(parts)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.file = file
+        self.sheet = sheet
+        self.row = row
+        self.column = column
+
+
+class StoreError(OrdersyncError):
+    exit_code = 2
+
+
+class SourceUnavailable(OrdersyncError):
+    """A source could not be reached; trying again later may work."""
+
+    exit_code = 3
