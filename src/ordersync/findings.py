@@ -3,6 +3,24 @@
 A finding's identity is (rule, order_id, detail); `finding_id` is a hash of those, so it is
 stable across runs. Its `evidence_hash` changes when the evidence does: an acknowledged finding
 whose evidence changes becomes open again.
+
+`evidence` is a JSON object, the same layout for every rule, so reports can put each source's
+values side by side::
+
+    {"orders":   [{"source": "taobao", "source_kind": "channel", "status": "refunded",
+                   "raw_status": "退款成功，交易关闭", "amount": "59.90",
+                   "paid_at": "2026-11-18T02:10:00+00:00", "updated_at": "…", "shipped_at": null,
+                   "tracking_no": ["ZT123"], "carrier": "zto", "shipment_id": "",
+                   "receiver_name": "…", "receiver_phone": "…", "province": "…", "city": "…",
+                   "district": "…", "address": "…", "items": [{"sku": "A", "qty": 1}]}, …],
+     "tracking": [{"source": "kuaidi100", "tracking_no": "ZT123", "carrier": "zto",
+                   "tracking_status": "in_transit", "first_scan_at": "…",
+                   "last_event_at": "…", "delivered_at": null}, …],
+     "facts":    {"threshold": "48h", "age_hours": 61.5, …}}
+
+Only the fields that matter to the rule need be present in each entry; times are ISO 8601 UTC.
+"Money at risk" is the sum of `amount` over the distinct orders that have an open critical or
+high finding.
 """
 
 from __future__ import annotations
