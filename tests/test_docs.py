@@ -32,7 +32,9 @@ def test_readme_documents_every_config_key() -> None:
         for key in model.model_fields:
             if key in internal:
                 continue
-            assert f"`{prefix}{key}" in README or f"`{key}`" in README, f"README lacks config key {prefix}{key}"
+            assert f"`{prefix}{key}" in README or f"`{key}`" in README, (
+                f"README lacks config key {prefix}{key}"
+            )
 
 
 def test_readme_documents_every_preset() -> None:

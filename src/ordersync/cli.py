@@ -10,7 +10,7 @@ import functools
 import os
 import sys
 from datetime import UTC, date, datetime, time, timedelta
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -43,26 +43,26 @@ class _State:
 state = _State()
 
 
-class Lang(str, Enum):
+class Lang(StrEnum):
     zh = "zh"
     en = "en"
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
     parquet = "parquet"
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     low = "low"
     medium = "medium"
     high = "high"
     critical = "critical"
 
 
-class FindingState(str, Enum):
+class FindingState(StrEnum):
     open = "open"
     resolved = "resolved"
     acknowledged = "acknowledged"
@@ -72,11 +72,17 @@ class FindingState(str, Enum):
 def _global(
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="Config file (else $ORDERSYNC_CONFIG, else ./ordersync.yaml)."),
+        typer.Option(
+            "--config", "-c", help="Config file (else $ORDERSYNC_CONFIG, else ./ordersync.yaml)."
+        ),
     ] = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Store directory; overrides store.path.")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Store directory; overrides store.path.")
+    ] = None,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More output.")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the essential result.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only errors and the essential result.")
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     state.config_path = config
@@ -105,7 +111,9 @@ def _say(message: str) -> None:
         out.print(message)
 
 
-def _parse_moment(text: str | None, timezone: str, *, option: str, end_of_day: bool = False) -> datetime | None:
+def _parse_moment(
+    text: str | None, timezone: str, *, option: str, end_of_day: bool = False
+) -> datetime | None:
     """ISO date or datetime; naive values are in the config's timezone."""
     if text is None:
         return None
@@ -159,7 +167,9 @@ def _write_frame(frame, output: Path) -> None:
     elif suffix == ".parquet":
         frame.write_parquet(temporary)
     else:
-        raise UsageError(f"--output {output}: unknown suffix {suffix!r}; use .csv, .json or .parquet")
+        raise UsageError(
+            f"--output {output}: unknown suffix {suffix!r}; use .csv, .json or .parquet"
+        )
     temporary.replace(output)
 
 
@@ -171,7 +181,13 @@ class _Progress:
         self.bar = None
         self.tasks: dict[str, Any] = {}
         if self.interactive:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             self.bar = Progress(
                 TextColumn("{task.description}"),
@@ -223,10 +239,23 @@ def _print_pull(stats) -> None:
     if state.verbosity < 0:
         return
     table = Table(title="pull")
-    for column in ("source", "files", "skipped", "rows read", "new", "changed", "unchanged", "unmapped statuses"):
-        table.add_column(column, justify="left" if column in ("source", "unmapped statuses") else "right")
+    for column in (
+        "source",
+        "files",
+        "skipped",
+        "rows read",
+        "new",
+        "changed",
+        "unchanged",
+        "unmapped statuses",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("source", "unmapped statuses") else "right"
+        )
     for s in stats:
-        unmapped = ", ".join(f"{raw!r}×{count}" for raw, count in list(s.unmapped_statuses.items())[:5])
+        unmapped = ", ".join(
+            f"{raw!r}×{count}" for raw, count in list(s.unmapped_statuses.items())[:5]
+        )
         table.add_row(
             s.source,
             str(s.files_read),
@@ -242,7 +271,9 @@ def _print_pull(stats) -> None:
         for note in s.notes:
             out.print(f"{s.source}: {note}")
         if s.unknown_carriers:
-            names = ", ".join(f"{name!r}×{count}" for name, count in list(s.unknown_carriers.items())[:5])
+            names = ", ".join(
+                f"{name!r}×{count}" for name, count in list(s.unknown_carriers.items())[:5]
+            )
             out.print(f"{s.source}: unknown carrier names (add them under `carriers:`): {names}")
 
 
@@ -269,7 +300,9 @@ def _print_reconcile(result) -> None:
             of_rule = counts.filter(pl.col(schema.RULE) == rule)
             if of_rule.height == 0:
                 continue
-            by_channel = dict(zip(of_rule[schema.CHANNEL].to_list(), of_rule["len"].to_list(), strict=True))
+            by_channel = dict(
+                zip(of_rule[schema.CHANNEL].to_list(), of_rule["len"].to_list(), strict=True)
+            )
             table.add_row(
                 rule,
                 str(of_rule[schema.SEVERITY][0]),
@@ -313,9 +346,9 @@ def command(name: str | None = None):
 
 @command()
 def init(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the config.")] = Path(
-        "ordersync.yaml"
-    ),
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the config.")
+    ] = Path("ordersync.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter config.
@@ -326,7 +359,10 @@ def init(
 
     if output.exists() and not force:
         raise UsageError(f"{output} exists; pass --force to overwrite it")
-    output.write_text(files("ordersync").joinpath("starter_config.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    output.write_text(
+        files("ordersync").joinpath("starter_config.yaml").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
     _say(f"wrote {output}; edit the sources, then run `ordersync check-config`")
 
 
@@ -342,7 +378,9 @@ def check_config() -> None:
     _say(f"{config.file}: valid, {len(config.sources)} source(s)")
     for source in config.sources:
         coverage = mapping_coverage(config, source)
-        table = Table(title=f"{source.name} ({source.kind}, {source.format}{', preset ' + source.preset if source.preset else ''})")
+        table = Table(
+            title=f"{source.name} ({source.kind}, {source.format}{', preset ' + source.preset if source.preset else ''})"
+        )
         table.add_column("item")
         table.add_column("value")
         for key, value in coverage.items():
@@ -356,8 +394,12 @@ def check_config() -> None:
 
 @command("pull")
 def pull_command(
-    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")] = None,
-    full: Annotated[bool, typer.Option("--full", help="Re-read every file, even ones already pulled.")] = False,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Re-read every file, even ones already pulled.")
+    ] = False,
 ) -> None:
     """Read sources into the store (incremental: files already pulled are skipped).
 
@@ -369,14 +411,33 @@ def pull_command(
 
 @command()
 def reconcile(
-    since: Annotated[str | None, typer.Option(help="Only orders paid (else created) on or after this date.")] = None,
-    until: Annotated[str | None, typer.Option(help="Only orders paid (else created) up to this date (inclusive).")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Judge as of this time (default: now).")] = None,
-    rule: Annotated[list[str] | None, typer.Option("--rule", "-r", help="Only this rule (repeatable).")] = None,
-    incremental: Annotated[bool, typer.Option(help="Re-evaluate only orders changed since the last run.")] = False,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write findings (.csv/.json/.parquet).")] = None,
-    fail_on: Annotated[Severity | None, typer.Option("--fail-on", help="Exit 1 if an open finding is at least this severe.")] = None,
-    notify: Annotated[bool, typer.Option("--notify", help="Send the digest to the config's notify targets.")] = False,
+    since: Annotated[
+        str | None, typer.Option(help="Only orders paid (else created) on or after this date.")
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Only orders paid (else created) up to this date (inclusive)."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Judge as of this time (default: now).")
+    ] = None,
+    rule: Annotated[
+        list[str] | None, typer.Option("--rule", "-r", help="Only this rule (repeatable).")
+    ] = None,
+    incremental: Annotated[
+        bool, typer.Option(help="Re-evaluate only orders changed since the last run.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Also write findings (.csv/.json/.parquet)."),
+    ] = None,
+    fail_on: Annotated[
+        Severity | None,
+        typer.Option("--fail-on", help="Exit 1 if an open finding is at least this severe."),
+    ] = None,
+    notify: Annotated[
+        bool, typer.Option("--notify", help="Send the digest to the config's notify targets.")
+    ] = False,
 ) -> None:
     """Join every source per order, evaluate the rules and update the findings.
 
@@ -393,7 +454,9 @@ def reconcile(
     }
     from ordersync.engine import reconcile as run_reconcile
 
-    result = run_reconcile(config, _store(config), **moments, rules=rule or None, incremental=incremental)
+    result = run_reconcile(
+        config, _store(config), **moments, rules=rule or None, incremental=incremental
+    )
     _print_reconcile(result)
     if output is not None:
         _write_frame(result.findings, output)
@@ -415,12 +478,22 @@ def _notify(config, result, workbook: Path | None) -> None:
 
 @command()
 def findings(
-    rule: Annotated[list[str] | None, typer.Option("--rule", "-r", help="Only this rule (repeatable).")] = None,
-    state_: Annotated[list[FindingState] | None, typer.Option("--state", help="Only this state (repeatable).")] = None,
-    severity: Annotated[list[Severity] | None, typer.Option("--severity", help="Only this severity (repeatable).")] = None,
+    rule: Annotated[
+        list[str] | None, typer.Option("--rule", "-r", help="Only this rule (repeatable).")
+    ] = None,
+    state_: Annotated[
+        list[FindingState] | None, typer.Option("--state", help="Only this state (repeatable).")
+    ] = None,
+    severity: Annotated[
+        list[Severity] | None, typer.Option("--severity", help="Only this severity (repeatable).")
+    ] = None,
     order: Annotated[str | None, typer.Option("--order", help="Only this order id.")] = None,
-    format_: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    format_: Annotated[
+        Format, typer.Option("--format", "-f", help="Output format.")
+    ] = Format.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
 ) -> None:
     """List the stored findings.
 
@@ -435,13 +508,24 @@ def findings(
     if state_:
         frame = frame.filter(pl.col(schema.STATE).cast(pl.String).is_in([s.value for s in state_]))
     if severity:
-        frame = frame.filter(pl.col(schema.SEVERITY).cast(pl.String).is_in([s.value for s in severity]))
+        frame = frame.filter(
+            pl.col(schema.SEVERITY).cast(pl.String).is_in([s.value for s in severity])
+        )
     if order:
         frame = frame.filter(pl.col(schema.ORDER_ID) == order.strip())
     result = frame.sort([schema.SEVERITY, schema.FIRST_SEEN], descending=[True, False]).collect()
     if format_ is Format.table and output is None:
         table = Table()
-        for column in ("finding_id", "rule", "severity", "state", "order_id", "channel", "message", "first_seen"):
+        for column in (
+            "finding_id",
+            "rule",
+            "severity",
+            "state",
+            "order_id",
+            "channel",
+            "message",
+            "first_seen",
+        ):
             table.add_column(column)
         message = schema.MESSAGE_ZH if config.report.lang == "zh" else schema.MESSAGE_EN
         for row in result.iter_rows(named=True):
@@ -453,7 +537,9 @@ def findings(
                 row[schema.ORDER_ID],
                 row[schema.CHANNEL] or "",
                 row[message] or "",
-                row[schema.FIRST_SEEN].isoformat(timespec="minutes") if row[schema.FIRST_SEEN] else "",
+                row[schema.FIRST_SEEN].isoformat(timespec="minutes")
+                if row[schema.FIRST_SEEN]
+                else "",
             )
         out.print(table)
         _say(f"{result.height} finding(s)")
@@ -468,7 +554,9 @@ def findings(
             flat = result.with_columns(pl.col(schema.SOURCES).list.join(","))
             sys.stdout.write(neutralise_frame(flat).write_csv())
         else:
-            sys.stdout.write(result.with_columns(pl.col(schema.SOURCES).list.join(",")).write_json() + "\n")
+            sys.stdout.write(
+                result.with_columns(pl.col(schema.SOURCES).list.join(",")).write_json() + "\n"
+            )
         del target
         return
     if output.suffix.lower() != f".{format_.value}" and format_ is not Format.table:
@@ -480,19 +568,33 @@ def findings(
 @command()
 def report(
     xlsx: Annotated[Path, typer.Option("--xlsx", help="Workbook to write.")],
-    lang: Annotated[Lang | None, typer.Option("--lang", help="Language of labels and messages.")] = None,
-    corrections: Annotated[Path | None, typer.Option("--corrections", help="Also write correction files here.")] = None,
-    no_mask: Annotated[bool, typer.Option("--no-mask", help="Show receiver names, phones and addresses in full.")] = False,
+    lang: Annotated[
+        Lang | None, typer.Option("--lang", help="Language of labels and messages.")
+    ] = None,
+    corrections: Annotated[
+        Path | None, typer.Option("--corrections", help="Also write correction files here.")
+    ] = None,
+    no_mask: Annotated[
+        bool, typer.Option("--no-mask", help="Show receiver names, phones and addresses in full.")
+    ] = False,
 ) -> None:
     """Write the audit workbook (and correction files) from the last reconcile run.
 
     Example: ordersync report --xlsx audit.xlsx --lang en --corrections fixes/
     """
     config = _config()
-    _write_reports(config, xlsx, lang.value if lang else config.report.lang, corrections, mask=not no_mask and config.report.mask)
+    _write_reports(
+        config,
+        xlsx,
+        lang.value if lang else config.report.lang,
+        corrections,
+        mask=not no_mask and config.report.mask,
+    )
 
 
-def _write_reports(config, xlsx: Path, lang: str, corrections: Path | None, *, mask: bool, result=None):
+def _write_reports(
+    config, xlsx: Path, lang: str, corrections: Path | None, *, mask: bool, result=None
+):
     from ordersync.engine import latest_result
     from ordersync.reports import write_corrections, write_workbook
 
@@ -525,9 +627,16 @@ def ack(
 
 @command()
 def audit(
-    fail_on: Annotated[Severity | None, typer.Option("--fail-on", help="Exit 1 if an open finding is at least this severe.")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Judge as of this time (default: now).")] = None,
-    incremental: Annotated[bool, typer.Option(help="Re-evaluate only orders changed since the last run.")] = False,
+    fail_on: Annotated[
+        Severity | None,
+        typer.Option("--fail-on", help="Exit 1 if an open finding is at least this severe."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Judge as of this time (default: now).")
+    ] = None,
+    incremental: Annotated[
+        bool, typer.Option(help="Re-evaluate only orders changed since the last run.")
+    ] = False,
 ) -> None:
     """Pull, reconcile, write the report and notify: the whole job, for cron.
 
@@ -545,15 +654,21 @@ def audit(
     )
     _print_reconcile(result)
     workbook = config.resolve_path(config.report.xlsx or "ordersync-report.xlsx")
-    corrections = config.resolve_path(config.report.corrections) if config.report.corrections else None
-    _write_reports(config, workbook, config.report.lang, corrections, mask=config.report.mask, result=result)
+    corrections = (
+        config.resolve_path(config.report.corrections) if config.report.corrections else None
+    )
+    _write_reports(
+        config, workbook, config.report.lang, corrections, mask=config.report.mask, result=result
+    )
     _notify(config, result, workbook=workbook)
     raise typer.Exit(_fail_on(result.findings, fail_on))
 
 
 @command()
 def demo(
-    directory: Annotated[Path, typer.Argument(help="Where to write the sample world.")] = Path("ordersync-demo"),
+    directory: Annotated[Path, typer.Argument(help="Where to write the sample world.")] = Path(
+        "ordersync-demo"
+    ),
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same world.")] = 7,
     orders: Annotated[int, typer.Option(help="Number of channel orders.")] = 3000,
     lang: Annotated[Lang, typer.Option("--lang", help="Language of the report.")] = Lang.zh,
@@ -577,7 +692,9 @@ def demo(
     result = run_reconcile(config, _store(config), as_of=world.as_of)
     _print_reconcile(result)
     workbook = directory / "report" / f"ordersync-report-{lang.value}.xlsx"
-    _write_reports(config, workbook, lang.value, directory / "report" / "corrections", mask=True, result=result)
+    _write_reports(
+        config, workbook, lang.value, directory / "report" / "corrections", mask=True, result=result
+    )
     _say(
         f"\nsample world: {directory}  ·  config: {world.config_path}  ·  ground truth: {world.truth_path}\n"
         f"open the workbook: {workbook}"

@@ -77,7 +77,9 @@ class PerChannel(_Strict):
     def _parse_overrides(self) -> PerChannel:
         for channel, raw in (self.model_extra or {}).items():
             try:
-                object.__setattr__(self, "__pydantic_extra__", {**self.model_extra, channel: parse_duration(raw)})
+                object.__setattr__(
+                    self, "__pydantic_extra__", {**self.model_extra, channel: parse_duration(raw)}
+                )
             except ValueError as exc:
                 raise ValueError(f"{channel}: {exc}") from None
         return self
@@ -177,7 +179,9 @@ class SourceConfig(_Strict):
         allowed |= {schema.ITEM_SKU, schema.ITEM_QTY}
         unknown = sorted(set(value) - allowed)
         if unknown:
-            raise ValueError(f"unknown canonical field(s) {unknown}; expected some of {sorted(allowed)}")
+            raise ValueError(
+                f"unknown canonical field(s) {unknown}; expected some of {sorted(allowed)}"
+            )
         return value
 
     @field_validator("timezone")
@@ -270,7 +274,10 @@ class Config(_Strict):
         for source in self.sources:
             if source.name == name:
                 return source
-        raise ConfigError(f"no source named {name!r}; sources are {[s.name for s in self.sources]}", file=self.file)
+        raise ConfigError(
+            f"no source named {name!r}; sources are {[s.name for s in self.sources]}",
+            file=self.file,
+        )
 
     def source_timezone(self, source: SourceConfig) -> str:
         return source.timezone or self.timezone
@@ -291,12 +298,17 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown timezone {name!r}; expected an IANA name like Asia/Shanghai") from None
+        raise ValueError(
+            f"unknown timezone {name!r}; expected an IANA name like Asia/Shanghai"
+        ) from None
 
 
 def _interpolate(value: Any, path: str, file: str, secrets: list[str]) -> Any:
     if isinstance(value, dict):
-        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), file, secrets) for k, v in value.items()}
+        return {
+            k: _interpolate(v, f"{path}.{k}" if path else str(k), file, secrets)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_interpolate(v, f"{path}[{i}]", file, secrets) for i, v in enumerate(value)]
     if isinstance(value, str) and "${" in value:
@@ -304,7 +316,11 @@ def _interpolate(value: Any, path: str, file: str, secrets: list[str]) -> Any:
         def substitute(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in os.environ:
-                raise ConfigError(f"environment variable {name} is not set (referenced as ${{{name}}})", file=file, key=path)
+                raise ConfigError(
+                    f"environment variable {name} is not set (referenced as ${{{name}}})",
+                    file=file,
+                    key=path,
+                )
             secrets.append(os.environ[name])
             return os.environ[name]
 
@@ -350,8 +366,12 @@ def load_config(path: str | Path | None = None, *, data_dir: str | Path | None =
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"expected a mapping at the top level, got {type(raw).__name__}", file=file)
-    return config_from_dict(raw, base_dir=config_path.parent.resolve(), file=file, data_dir=data_dir)
+        raise ConfigError(
+            f"expected a mapping at the top level, got {type(raw).__name__}", file=file
+        )
+    return config_from_dict(
+        raw, base_dir=config_path.parent.resolve(), file=file, data_dir=data_dir
+    )
 
 
 def config_from_dict(
@@ -364,7 +384,10 @@ def config_from_dict(
     secrets: list[str] = []
     data = _interpolate(raw, "", file or "<config>", secrets)
     if data_dir is not None:
-        data = {**data, "store": {**(data.get("store") or {}), "path": str(Path(data_dir).resolve())}}
+        data = {
+            **data,
+            "store": {**(data.get("store") or {}), "path": str(Path(data_dir).resolve())},
+        }
     for forbidden in ("base_dir", "file", "secrets"):
         if forbidden in data:
             raise ConfigError("unknown key", file=file, key=forbidden)

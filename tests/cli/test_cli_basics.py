@@ -60,11 +60,15 @@ def test_config_error_names_file_and_key_path(tmp_path: Path) -> None:
     assert "48h" in result.output  # says what was expected
 
 
-def test_missing_secret_names_the_variable_not_a_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_secret_names_the_variable_not_a_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("ORDERSYNC_TEST_TOKEN", raising=False)
     monkeypatch.setenv("SOME_OTHER_SECRET", "hunter2-secret")
     config = tmp_path / "c.yaml"
-    config.write_text('notify:\n  - url: "json://localhost/${ORDERSYNC_TEST_TOKEN}"\n', encoding="utf-8")
+    config.write_text(
+        'notify:\n  - url: "json://localhost/${ORDERSYNC_TEST_TOKEN}"\n', encoding="utf-8"
+    )
     result = runner.invoke(app, ["--config", str(config), "pull"])
     assert result.exit_code == 2
     assert "ORDERSYNC_TEST_TOKEN" in result.output
