@@ -1,0 +1,446 @@
+"""Recording pulls: what is new, changed, unchanged; current state, history, compaction."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from storekit import T0, apply, order
+
+from ordersync import schema as s
+from ordersync import store as store_module
+from ordersync.errors import InputError, StoreError
+from ordersync.store import PULL_ID, PULLED_AT, ROW_HASH, Store
+
+
+def current(store: Store, **kwargs) -> pl.DataFrame:
+    return store.orders(**kwargs).collect().sort(s.ORDER_ID, s.SHIPMENT_ID, s.SOURCE)
+
+
+def test_first_pull_records_every_row_as_new(store, make_read):
+    stats = apply(store, make_read([order("1"), order("2"), order("3")]))
+
+    assert (stats.new, stats.changed, stats.unchanged) == (3, 0, 0)
+    rows = current(store)
+    assert rows.get_column(s.ORDER_ID).to_list() == ["1", "2", "3"]
+    assert rows.schema == {
+        **s.ORDERS_SCHEMA,
+        PULL_ID: pl.String(),
+        PULLED_AT: s.Timestamp,
+        ROW_HASH: pl.Int64(),
+    }
+    assert rows.get_column(s.STATUS).to_list() == ["paid"] * 3
+    assert rows.get_column(s.AMOUNT).to_list() == [Decimal("59.90")] * 3
+    assert rows.get_column(s.ITEMS).to_list()[0] == [{"sku": "A", "qty": 1}]
+    assert rows.get_column(PULLED_AT).unique().to_list() == [T0]
+
+
+def test_an_empty_store_reads_as_empty_frames(tmp_path):
+    store = Store(tmp_path / "nothing-here")
+
+    assert store.orders().collect().is_empty()
+    assert store.order_history().collect().is_empty()
+    assert store.tracking().collect().is_empty()
+    assert store.pulls().is_empty()
+    assert store.known_files("taobao") == set()
+    assert store.last_pull_at() is None
+    assert not (tmp_path / "nothing-here").exists()
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_pulling_the_same_rows_again_changes_nothing(store, make_read, full):
+    rows = [order("1"), order("2")]
+    apply(store, make_read(rows))
+    before = current(store)
+
+    stats = apply(store, make_read(rows), at=T0 + timedelta(hours=1), full=full)
+
+    assert (stats.new, stats.changed, stats.unchanged) == (0, 0, 2)
+    assert_frame_equal(current(store), before)
+    assert store.order_history().collect().height == 2
+
+
+def test_where_a_row_came_from_is_not_a_change(store, make_read):
+    apply(store, make_read([order("1", source_file="day1.csv", source_row=2)]))
+
+    stats = apply(store, make_read([order("1", source_file="day2.csv", source_row=40)]))
+
+    assert (stats.new, stats.changed, stats.unchanged) == (0, 0, 1)
+
+
+def test_a_changed_row_is_a_new_version_and_history_keeps_both(store, make_read):
+    apply(store, make_read([order("1"), order("2")]))
+    later = T0 + timedelta(hours=3)
+
+    stats = apply(
+        store,
+        make_read([order("1", status="shipped", updated_at=later), order("2")]),
+        at=later,
+    )
+
+    assert (stats.new, stats.changed, stats.unchanged) == (0, 1, 1)
+    assert current(store).filter(pl.col(s.ORDER_ID) == "1").get_column(s.STATUS).to_list() == [
+        "shipped"
+    ]
+    history = store.order_history().collect().filter(pl.col(s.ORDER_ID) == "1").sort(PULLED_AT)
+    assert history.get_column(s.STATUS).to_list() == ["paid", "shipped"]
+    assert history.get_column(PULLED_AT).to_list() == [T0, later]
+    assert store.order_history(since=later).collect().height == 1
+
+
+def test_an_order_missing_from_a_later_export_stays_current(store, make_read):
+    apply(store, make_read([order("1"), order("2")]))
+
+    apply(store, make_read([order("2")]), at=T0 + timedelta(days=1))
+
+    assert current(store).get_column(s.ORDER_ID).to_list() == ["1", "2"]
+
+
+def test_shipments_of_one_order_are_separate_rows(store, make_read):
+    wms = {s.SOURCE: "wms", s.SOURCE_KIND: "warehouse", s.CHANNEL: None}
+    rows = [order("1", shipment_id="P1", **wms), order("1", shipment_id="P2", **wms)]
+
+    stats = apply(store, make_read(rows, source="wms"))
+
+    assert stats.new == 2
+    assert current(store, sources=["wms"]).get_column(s.SHIPMENT_ID).to_list() == ["P1", "P2"]
+
+
+def test_a_missing_shipment_id_is_the_empty_key(store, make_read):
+    apply(store, make_read([order("1", shipment_id=None)]))
+
+    stats = apply(store, make_read([order("1", shipment_id="")]))
+
+    assert stats.unchanged == 1
+    assert current(store).get_column(s.SHIPMENT_ID).to_list() == [""]
+
+
+def test_overlapping_exports_in_one_pull_keep_the_latest_update(store, make_read):
+    later = T0 + timedelta(hours=5)
+    rows = [
+        order("1", status="shipped", updated_at=later, source_file="b.csv"),
+        order("1", status="paid", updated_at=T0, source_file="a.csv"),
+    ]
+
+    stats = apply(store, make_read(rows, files=["a.csv", "b.csv"]))
+
+    assert stats.new == 1
+    assert current(store).get_column(s.STATUS).to_list() == ["shipped"]
+
+
+def test_without_update_times_the_later_file_wins(store, make_read):
+    rows = [
+        order("1", status="shipped", updated_at=None, source_file="b.csv"),
+        order("1", status="paid", updated_at=None, source_file="a.csv"),
+    ]
+
+    apply(store, make_read(rows, files=["a.csv", "b.csv"]))
+
+    assert current(store).get_column(s.STATUS).to_list() == ["shipped"]
+
+
+def test_re_reading_an_older_export_does_not_roll_back(store, make_read):
+    later = T0 + timedelta(hours=5)
+    apply(store, make_read([order("1", status="shipped", updated_at=later)]))
+
+    stats = apply(store, make_read([order("1", status="paid", updated_at=T0)]), at=later)
+
+    assert (stats.new, stats.changed, stats.unchanged) == (0, 0, 1)
+    assert any("older than the version already stored" in note for note in stats.notes)
+    assert current(store).get_column(s.STATUS).to_list() == ["shipped"]
+
+
+def test_sources_are_kept_apart(store, make_read):
+    apply(store, make_read([order("1")]))
+    oms = {s.SOURCE: "oms", s.SOURCE_KIND: "oms"}
+    apply(store, make_read([order("1", **oms)], source="oms"))
+
+    assert sorted(current(store).get_column(s.SOURCE).to_list()) == ["oms", "taobao"]
+    assert current(store, sources=["oms"]).get_column(s.SOURCE).to_list() == ["oms"]
+
+
+def test_the_pull_log_is_the_cursor(store, make_read):
+    read = make_read(
+        [order("1"), order("2")],
+        files=["exports/day1.csv"],
+        notes=("2 rows had no amount",),
+    )
+    read = type(read)(
+        **{**read.__dict__, "unmapped_statuses": {"待审核": 2}, "unknown_carriers": {"飞鸽": 1}}
+    )
+
+    apply(store, read)
+
+    pulls = store.pulls()
+    assert pulls.height == 1
+    row = pulls.row(0, named=True)
+    assert row[s.SOURCE] == "taobao"
+    assert (row["rows_read"], row["new"], row["changed"], row["unchanged"]) == (2, 2, 0, 0)
+    assert row["status"] == "committed"
+    assert row["full"] is False
+    assert row["files"] == [
+        {"path": "exports/day1.csv", "size": 100, "mtime_ns": 1, "sha256": read.files[0].sha256}
+    ]
+    assert json.loads(row["unmapped_statuses"]) == {"待审核": 2}
+    assert json.loads(row["unknown_carriers"]) == {"飞鸽": 1}
+    assert row["notes"] == ["2 rows had no amount"]
+    assert store.known_files("taobao") == {read.files[0].sha256}
+    assert store.known_files("oms") == set()
+    assert store.last_pull_at() == T0
+
+
+def test_a_header_only_export_is_a_quiet_day(store, make_read):
+    stats = apply(store, make_read([], files=["empty.csv"]))
+
+    assert (stats.rows_read, stats.new) == (0, 0)
+    assert any("no rows" in note for note in stats.notes)
+    assert store.known_files("taobao") == {store.pulls().item(0, "files")[0]["sha256"]}
+
+
+def test_rows_without_an_order_id_are_refused(store, make_read):
+    with pytest.raises(InputError, match="no order_id") as caught:
+        apply(store, make_read([order("1"), order(None, source_row=7)]))
+
+    assert caught.value.row == 7
+    assert store.pulls().is_empty()
+
+
+def test_apply_pull_needs_the_write_lock(store, make_read):
+    with pytest.raises(StoreError, match="writing"):
+        store.apply_pull(make_read([order("1")]), full=False, started_at=T0, pulled_at=T0)
+
+
+def test_naive_timestamps_are_refused(store, make_read):
+    with pytest.raises(StoreError, match="no timezone"), store.writing():
+        store.apply_pull(
+            make_read([order("1")]), full=False, started_at=T0.replace(tzinfo=None), pulled_at=T0
+        )
+
+
+# --- tracking ---------------------------------------------------------------------------
+
+
+def track(tracking_no: str, **fields):
+    row = {
+        s.SOURCE: "kuaidi100",
+        s.TRACKING_NO: tracking_no,
+        s.CARRIER: "zto",
+        s.TRACKING_STATUS: "in_transit",
+        s.FIRST_SCAN_AT: T0,
+        s.LAST_EVENT_AT: T0,
+        s.EVENT_COUNT: 2,
+        s.SOURCE_FILE: "tracks.csv",
+    }
+    row.update(fields)
+    return row
+
+
+def test_tracking_keeps_the_latest_version_per_number(store, make_read):
+    apply(store, make_read(tracking=[track("ZT1"), track("ZT2")], source="kuaidi100"))
+    later = T0 + timedelta(days=1)
+
+    stats = apply(
+        store,
+        make_read(
+            tracking=[
+                track(
+                    "ZT1",
+                    tracking_status="delivered",
+                    last_event_at=later,
+                    delivered_at=later,
+                    event_count=5,
+                )
+            ],
+            source="kuaidi100",
+        ),
+        at=later,
+    )
+
+    assert (stats.new, stats.changed) == (0, 1)
+    tracking = store.tracking().collect().sort(s.TRACKING_NO)
+    assert tracking.columns == [*s.TRACKING_SCHEMA, PULL_ID, PULLED_AT]
+    assert tracking.get_column(s.TRACKING_STATUS).to_list() == ["delivered", "in_transit"]
+    assert store.tracking_history().collect().height == 3
+    assert store.orders().collect().is_empty()
+
+
+# --- a pull that dies half way ------------------------------------------------------------
+
+
+def _die_before_commit(monkeypatch):
+    """Make the pull-log write (the commit point) fail, as if the process were killed there."""
+    real = Store._append
+
+    def append(self, path, frame, **kwargs):
+        if path.name == "pulls":
+            raise KeyboardInterrupt("killed")
+        return real(self, path, frame, **kwargs)
+
+    monkeypatch.setattr(Store, "_append", append)
+
+
+def test_rows_of_a_pull_that_never_committed_are_invisible(store, make_read, monkeypatch):
+    apply(store, make_read([order("1")]))
+    before = current(store)
+    _die_before_commit(monkeypatch)
+
+    with pytest.raises(KeyboardInterrupt):
+        apply(
+            store, make_read([order("1", status="shipped"), order("2")]), at=T0 + timedelta(hours=1)
+        )
+
+    monkeypatch.undo()
+    assert_frame_equal(current(store), before)
+    assert store.order_history().collect().height == 1
+    assert store.pulls().height == 1
+
+    # The retry is judged against what was committed, not against the orphaned rows.
+    stats = apply(
+        store, make_read([order("1", status="shipped"), order("2")]), at=T0 + timedelta(hours=2)
+    )
+    assert (stats.new, stats.changed, stats.unchanged) == (1, 1, 0)
+    assert current(store).get_column(s.STATUS).to_list() == ["shipped", "paid"]
+
+    store.compact()
+    assert store.order_history().collect().height == 3
+    raw_log = pl.scan_delta(str(store.path / "orders" / "log")).collect()
+    assert raw_log.height == 3, "compaction deletes the rows of the pull that died"
+
+
+# --- compaction ---------------------------------------------------------------------------
+
+
+def _pull_days(store, make_read, days: int):
+    for day in range(days):
+        at = T0 + timedelta(days=day)
+        rows = [order(str(i), amount=Decimal(day + i), updated_at=at) for i in range(day % 3, 6)]
+        apply(store, make_read(rows), at=at)
+
+
+def test_compaction_keeps_every_answer(store, make_read):
+    _pull_days(store, make_read, 5)
+    current_before = current(store)
+    history_before = store.order_history().collect().sort(PULL_ID, s.ORDER_ID)
+
+    store.compact()
+
+    assert (store.path / "orders" / "current" / "_delta_log").is_dir()
+    assert_frame_equal(current(store), current_before)
+    assert_frame_equal(store.order_history().collect().sort(PULL_ID, s.ORDER_ID), history_before)
+
+    # Pulls after a compaction are read on top of the snapshot.
+    apply(
+        store,
+        make_read([order("0", amount=Decimal("1.00"), updated_at=T0 + timedelta(days=9))]),
+        at=T0 + timedelta(days=9),
+    )
+    apply(store, make_read([order("9")]), at=T0 + timedelta(days=9))
+    now = current(store)
+    assert now.filter(pl.col(s.ORDER_ID) == "0").get_column(s.AMOUNT).to_list() == [Decimal("1.00")]
+    assert now.height == 7
+    assert apply(store, make_read([order("9")])).unchanged == 1
+    store.compact()
+    assert_frame_equal(current(store), now)
+
+
+def test_a_compaction_interrupted_between_sources_reads_correctly(store, make_read, monkeypatch):
+    oms = {s.SOURCE: "oms", s.SOURCE_KIND: "oms"}
+    apply(store, make_read([order("1"), order("2")]))
+    apply(store, make_read([order("1", **oms)], source="oms"))
+    store.compact()
+    later = T0 + timedelta(hours=1)
+    apply(
+        store,
+        make_read([order("1", status="shipped", updated_at=later, **oms)], source="oms"),
+        at=later,
+    )
+    apply(store, make_read([order("2", status="shipped", updated_at=later)]), at=later)
+    expected = current(store)
+
+    real = Store._overwrite
+    calls = []
+
+    def overwrite_one_source_then_die(self, path, frame, **kwargs):
+        if calls:
+            raise KeyboardInterrupt("killed")
+        calls.append(path)
+        return real(self, path, frame, **kwargs)
+
+    monkeypatch.setattr(Store, "_overwrite", overwrite_one_source_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        store.compact()
+    monkeypatch.undo()
+
+    assert calls, "one source's snapshot was replaced before the interruption"
+    assert_frame_equal(current(store), expected)
+    assert_frame_equal(current(store, sources=["oms"]), expected.filter(pl.col(s.SOURCE) == "oms"))
+    store.compact()
+    assert_frame_equal(current(store), expected)
+
+
+def test_compaction_is_due_after_many_pulls(store, make_read, monkeypatch):
+    monkeypatch.setattr(store_module, "COMPACT_AFTER_PULLS", 3)
+    assert not store.needs_compaction()
+    _pull_days(store, make_read, 3)
+    assert store.needs_compaction()
+
+    store.compact()
+
+    assert not store.needs_compaction()
+
+
+def test_rows_hashed_by_another_polars_version_are_compared_by_content(
+    store, make_read, monkeypatch
+):
+    monkeypatch.setattr(store_module, "_CURRENT_HASH_SCHEME", "polars-0.0.0/1")
+    apply(store, make_read([order("1"), order("2")]))
+    monkeypatch.undo()
+
+    stats = apply(store, make_read([order("1"), order("2", status="shipped")]))
+
+    assert (stats.new, stats.changed, stats.unchanged) == (0, 1, 1)
+    store.compact()
+    schemes = pl.scan_delta(str(store.path / "orders" / "current")).select("hash_scheme").collect()
+    assert schemes.get_column("hash_scheme").unique().to_list() == [store_module.ORDERS.hash_scheme]
+    assert apply(store, make_read([order("1"), order("2", status="shipped")])).unchanged == 2
+
+
+def test_a_column_added_to_the_schema_joins_the_store(store, make_read, monkeypatch):
+    older = {k: v for k, v in s.ORDERS_SCHEMA.items() if k != s.MERGED_WITH}
+    monkeypatch.setattr(
+        store_module, "ORDERS", dataclasses.replace(store_module.ORDERS, schema=older)
+    )
+    apply(store, make_read([order("1"), order("2")]))
+    monkeypatch.undo()
+
+    stats = apply(store, make_read([order("1"), order("2", merged_with=["2", "3"])]))
+
+    assert (stats.new, stats.changed, stats.unchanged) == (0, 1, 1)
+    rows = current(store)
+    assert rows.get_column(s.MERGED_WITH).to_list() == [None, ["2", "3"]]
+    store.compact()
+    # Compaction re-hashes the old row under the new schema; its content is unchanged.
+    assert_frame_equal(current(store).drop(ROW_HASH), rows.drop(ROW_HASH))
+    assert apply(store, make_read([order("1"), order("2", merged_with=["2", "3"])])).unchanged == 2
+
+
+# --- the store directory ------------------------------------------------------------------
+
+
+def test_a_store_of_another_layout_is_refused(tmp_path):
+    (tmp_path / "FORMAT").write_text('{"format": 99}')
+
+    with pytest.raises(StoreError, match="layout version 99"):
+        Store(tmp_path).orders()
+
+
+def test_a_file_is_not_a_store(tmp_path):
+    (tmp_path / "data").write_text("")
+
+    with pytest.raises(StoreError, match="is a file"):
+        Store(tmp_path / "data").pulls()
