@@ -679,16 +679,18 @@ def demo(
     """
     from ordersync.config import load_config
     from ordersync.engine import reconcile as run_reconcile
-    from ordersync.samples import generate_world
+    from ordersync.samples import generate_world, snapshot_config
 
     _say(f"writing a sample world of {orders:,} orders to {directory} …")
     world = generate_world(directory, seed=seed, orders=orders)
     state.config_path = world.config_path
     config = load_config(world.config_path, data_dir=state.data_dir)
-    for step, sources in _demo_pull_steps(world):
-        if step:
-            _say(step)
-        _print_pull(_run_pull(config, sources, False))
+    # Earlier snapshots of an export first, one pull each, so the store holds the history that
+    # frequent_changes judges; then every source as it is now.
+    for source, path in world.snapshots:
+        _say(f"pulling an earlier snapshot of {source}: {path.name}")
+        _print_pull(_run_pull(snapshot_config(config, source, path), [source], False))
+    _print_pull(_run_pull(config, None, False))
     result = run_reconcile(config, _store(config), as_of=world.as_of)
     _print_reconcile(result)
     workbook = directory / "report" / f"ordersync-report-{lang.value}.xlsx"
@@ -699,14 +701,6 @@ def demo(
         f"\nsample world: {directory}  ·  config: {world.config_path}  ·  ground truth: {world.truth_path}\n"
         f"open the workbook: {workbook}"
     )
-
-
-def _demo_pull_steps(world) -> list[tuple[str, list[str] | None]]:
-    """Earlier snapshots first (so the store has history), then every source."""
-    snapshots = getattr(world, "pull_steps", None)
-    if snapshots:
-        return list(snapshots)
-    return [("", None)]
 
 
 def main() -> None:
