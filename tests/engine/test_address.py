@@ -516,3 +516,20 @@ def test_phone_read_as_a_number() -> None:
     frame = pl.DataFrame({"phone": [13812345678, 12812345678, None]})
     got = frame.select(valid_phone(pl.col("phone")), normalise_phone(pl.col("phone")).alias("n"))
     assert got.rows() == [(True, "13812345678"), (False, "12812345678"), (None, None)]
+
+
+def test_street_named_after_a_city_is_kept_when_the_region_is_given() -> None:
+    """A WMS label gives 省/市/区 in their own columns; 中山路/南京路 are streets, not cities."""
+    frame = pl.DataFrame(
+        {
+            "address": ["中山路1号", "南京路766号", "广东省广州市越秀区中山路1号"],
+            "province": ["广东省", "上海市", None],
+            "city": ["广州市", "上海市", None],
+            "district": ["越秀区", "黄浦区", None],
+        }
+    )
+    normalised = frame.select(
+        normalise_address(pl.col("address"), pl.col("province"), pl.col("city"), pl.col("district"))
+    ).to_series()
+    assert normalised.to_list()[0] == normalised.to_list()[2]
+    assert normalised.to_list()[1].endswith("南京路766号")

@@ -342,10 +342,10 @@ def _parse_frame(columns: pl.DataFrame) -> pl.DataFrame:
             c_prov=pl.when(~col("c_bad")).then(_field(col("c_any"), 1)),
         )
         .with_columns(
-            # A bare short city name is only believed if a district of that city follows.
-            c_provisional=col("c_short")
-            & col("c_any").is_not_null()
-            & col("c_parsed").is_not_null(),
+            # A bare short city name not preceded by a province in the text is only believed
+            # if a district of that city follows: "中山路1号" with a given province 广东省 is
+            # a street, not 中山市.
+            c_provisional=col("c_short") & col("p_tok").is_null() & col("c_parsed").is_not_null(),
             rest2=_after(col("rest1"), pl.when(col("c_parsed").is_not_null()).then(col("c_tok"))),
         )
         .with_columns(prov=pl.coalesce(col("prov"), col("c_prov")))
