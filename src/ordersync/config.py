@@ -133,6 +133,19 @@ class CoverageConfig(_Strict):
 
 
 ColumnRef = str | list[str]
+# Keys a `columns:` mapping may use. A Literal (not a validator) so that an unknown key is
+# reported at its own path: `sources[0].columns.order_idd`.
+MAPPABLE_FIELDS = tuple(
+    dict.fromkeys(
+        (
+            *schema.MAPPABLE_ORDER_FIELDS,
+            *schema.MAPPABLE_TRACKING_FIELDS,
+            schema.ITEM_SKU,
+            schema.ITEM_QTY,
+        )
+    )
+)
+MappableField = Literal.__getitem__(MAPPABLE_FIELDS)  # type: ignore[attr-defined]
 
 
 class SourceConfig(_Strict):
@@ -149,7 +162,7 @@ class SourceConfig(_Strict):
     fill_down: bool = False
     amount_unit: Literal["yuan", "fen"] = "yuan"
     order_id_separator: str = r"[,，;；、\s]+"
-    columns: dict[str, ColumnRef] = {}
+    columns: dict[MappableField, ColumnRef] = {}  # type: ignore[valid-type]
     status_map: dict[str, str] = {}
     carrier_map: dict[str, str] = {}
     covers: CoverageConfig = CoverageConfig()
@@ -171,18 +184,6 @@ class SourceConfig(_Strict):
             else:
                 merged[key] = explicit
         return merged
-
-    @field_validator("columns")
-    @classmethod
-    def _known_fields(cls, value: dict[str, ColumnRef]) -> dict[str, ColumnRef]:
-        allowed = set(schema.MAPPABLE_ORDER_FIELDS) | set(schema.MAPPABLE_TRACKING_FIELDS)
-        allowed |= {schema.ITEM_SKU, schema.ITEM_QTY}
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            raise ValueError(
-                f"unknown canonical field(s) {unknown}; expected some of {sorted(allowed)}"
-            )
-        return value
 
     @field_validator("timezone")
     @classmethod
@@ -400,5 +401,10 @@ def config_from_dict(
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = "unknown key (check the spelling; see config.example.yaml)"
+            elif error["type"] == "literal_error" and error["loc"][-1] == "[key]":
+                message = (
+                    f"unknown canonical field {error['input']!r}; "
+                    f"expected one of {sorted(MAPPABLE_FIELDS)}"
+                )
             problems.append(f"{key}: {message}" if key else message)
         raise ConfigError("; ".join(problems), file=file) from None
