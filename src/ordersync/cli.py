@@ -29,8 +29,8 @@ app = typer.Typer(
     help="Reconcile a merchant's orders across sales channels, OMS, warehouse and couriers.",
 )
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 class _State:
@@ -601,10 +601,10 @@ def _write_reports(
     store = _store(config)
     if result is None:
         result = latest_result(config, store)
-    write_workbook(result, xlsx, lang=lang, mask=mask, runs=store.runs())
+    write_workbook(result, xlsx, lang=lang, mask=mask, runs=store.runs(), timezone=config.timezone)
     _say(f"workbook: {xlsx}")
     if corrections is not None:
-        written = write_corrections(result, corrections, lang=lang)
+        written = write_corrections(result, corrections, lang=lang, timezone=config.timezone)
         _say(f"correction files: {len(written)} in {corrections}")
     return result
 
