@@ -224,12 +224,12 @@ class _Progress:
             self.bar.stop()
 
 
-def _run_pull(config, sources: list[str] | None, full: bool):
+def _run_pull(config, sources: list[str] | None, full: bool, now: datetime | None = None):
     from ordersync.pull import pull
 
     progress = _Progress()
     try:
-        stats = pull(config, _store(config), sources=sources, full=full, progress=progress)
+        stats = pull(config, _store(config), sources=sources, full=full, progress=progress, now=now)
     finally:
         progress.close()
     return stats
@@ -685,19 +685,22 @@ def demo(
     world = generate_world(directory, seed=seed, orders=orders)
     state.config_path = world.config_path
     config = load_config(world.config_path, data_dir=state.data_dir)
-    # Earlier snapshots of an export first, one pull each, so the store holds the history that
-    # frequent_changes judges; then every source as it is now.
-    for source, path in world.snapshots:
+    # The world is a moment in the past (world.as_of); its pulls are dated just before it, so
+    # the history the rules read is what a store would have held then. Earlier snapshots of an
+    # export come first, one pull each: frequent_changes judges that history.
+    pulled_at = world.as_of - timedelta(hours=2)
+    for step, (source, path) in enumerate(world.snapshots):
         _say(f"pulling an earlier snapshot of {source}: {path.name}")
-        _print_pull(_run_pull(snapshot_config(config, source, path), [source], False))
-    _print_pull(_run_pull(config, None, False))
+        snapshot = snapshot_config(config, source, path)
+        _print_pull(_run_pull(snapshot, [source], False, now=pulled_at + timedelta(minutes=step)))
+    _print_pull(_run_pull(config, None, False, now=world.as_of - timedelta(minutes=5)))
     result = run_reconcile(config, _store(config), as_of=world.as_of)
     _print_reconcile(result)
     workbook = directory / "report" / f"ordersync-report-{lang.value}.xlsx"
     _write_reports(
         config, workbook, lang.value, directory / "report" / "corrections", mask=True, result=result
     )
-    _say(
+    out.print(
         f"\nsample world: {directory}  ·  config: {world.config_path}  ·  ground truth: {world.truth_path}\n"
         f"open the workbook: {workbook}"
     )

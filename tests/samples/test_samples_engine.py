@@ -50,19 +50,14 @@ def test_every_anomaly_fires(judged) -> None:
     assert sorted(expected - found) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine address normalisation strips city names from street addresses "
-    "(南京路 → 路, 中山路 → 路), so clean orders on such streets get address_mismatch",
-)
 def test_nothing_else_fires(judged) -> None:
     found, truth = judged
     expected = {(r["order_id"], r["rule"], r["detail"]) for r in truth if r["kind"] == "anomaly"}
     assert sorted(found - expected) == []
 
 
-def test_hard_negatives_stay_silent_apart_from_the_known_address_issue(judged) -> None:
+def test_hard_negatives_stay_silent(judged) -> None:
     found, truth = judged
     hard = {r["order_id"] for r in truth if r["kind"] == "hard_negative"}
-    noisy = sorted(f for f in found if f[0] in hard and f[1] != "address_mismatch")
+    noisy = sorted(f for f in found if f[0] in hard)
     assert noisy == []
