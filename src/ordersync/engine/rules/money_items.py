@@ -1,0 +1,277 @@
+"""amount_mismatch and item_mismatch (and the item arithmetic duplicate_shipment shares)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ordersync import schema as s
+from ordersync.engine.evidence import Gap, RuleResult, shape_hits, with_evidence
+from ordersync.engine.view import View, is_dead, is_live, items_fingerprint, join_ids
+
+SKU = "sku"
+QTY = "qty"
+
+
+def _lines(frame: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    """items list → one row per (keys, sku) with the quantity summed (line rows add up)."""
+    return (
+        frame.select(*keys, s.ITEMS)
+        .explode(s.ITEMS, empty_as_null=False, keep_nulls=False)
+        .select(
+            *keys,
+            pl.col(s.ITEMS).struct.field(SKU).alias(SKU),
+            pl.col(s.ITEMS).struct.field(QTY).fill_null(1).alias(QTY),
+        )
+        .filter(pl.col(SKU).is_not_null())
+        .group_by(*keys, SKU)
+        .agg(pl.col(QTY).sum())
+    )
+
+
+def _compare(expected: pl.LazyFrame, shipped: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    """Per keys: any sku differs; every sku shipped >= ordered; some sku shipped > ordered."""
+    joined = expected.rename({QTY: "_ordered"}).join(
+        shipped.rename({QTY: "_shipped"}), on=[*keys, SKU], how="full", coalesce=True
+    )
+    ordered = pl.col("_ordered").fill_null(0)
+    sent = pl.col("_shipped").fill_null(0)
+    return joined.group_by(keys).agg(
+        (ordered != sent).any().alias("_diff"),
+        (sent >= ordered).all().alias("_all_ge"),
+        (sent > ordered).any().alias("_any_gt"),
+    )
+
+
+def item_verdicts(view: View, rule: str) -> tuple[pl.LazyFrame, list[Gap]]:
+    """Per (order_id, warehouse source): `_mismatch` and `_duplicate`, shipments counted.
+
+    A merged parcel's row normally lists this order's lines. When every row of a merged parcel
+    carries the same items, the rows may instead list the whole parcel; then the parcel is also
+    compared as a group against the union of its orders, and a verdict needs both readings to
+    agree, so an ambiguous export never raises a false alarm.
+    """
+    channel = view.channel(s.ORDER_ID, s.SOURCE, s.STATUS, s.ITEMS).filter(is_live())
+    with_items = (
+        channel.filter(pl.col(s.ITEMS).is_not_null())
+        .sort(s.ORDER_ID, s.SOURCE)
+        .group_by(s.ORDER_ID)
+        .agg(pl.col(s.SOURCE).first().alias("_channel_source"), pl.col(s.ITEMS).first())
+    )
+    shipments = (
+        view.warehouse(s.ORDER_ID, s.SOURCE, s.SHIPMENT_ID, s.STATUS, s.ITEMS, s.MERGED_WITH)
+        .filter(~is_dead())
+        .rename({s.SOURCE: "_wh"})
+        .join(channel.select(s.ORDER_ID).unique(), on=s.ORDER_ID, how="semi")
+    )
+    parcel = ["_wh", s.SHIPMENT_ID]
+    # The fingerprint is its own column first: a list expression inside a window would be
+    # evaluated once per window group.
+    shipments = shipments.with_columns(
+        items_fingerprint(pl.col(s.ITEMS)).alias("_contents")
+    ).with_columns(
+        (
+            (pl.col(s.MERGED_WITH).list.len() >= 2).fill_null(False)
+            & (pl.col("_contents").n_unique().over(parcel) == 1)
+        ).alias("_ambiguous")
+    )
+    # Settled once: a dozen branches below read these, and Polars recomputes a shared lazy
+    # input per branch. Narrow (ids, status, items), proportional to the warehouse rows.
+    shipments, with_items = (frame.lazy() for frame in pl.collect_all([shipments, with_items]))
+    pair = [s.ORDER_ID, "_wh"]
+    pairs = shipments.group_by(pair).agg(
+        pl.col(s.SHIPMENT_ID).n_unique().alias("_shipments"),
+        pl.col(s.ITEMS).is_null().any().alias("_unknown"),
+        pl.col("_ambiguous").any(),
+    )
+    gaps = [
+        Gap(
+            rule,
+            "{scope}: channel orders without items",
+            "{scope}：渠道订单没有商品明细，未检查",
+            channel.filter(pl.col(s.ITEMS).is_null())
+            .join(shipments.select(s.ORDER_ID).unique(), on=s.ORDER_ID, how="semi")
+            .group_by(pl.format("source={}", s.SOURCE).alias("scope"))
+            .agg(pl.col(s.ORDER_ID).n_unique().alias("orders")),
+        ),
+        Gap(
+            rule,
+            "{scope}: shipments without items",
+            "{scope}：发货记录没有商品明细，未检查",
+            pairs.filter(pl.col("_unknown"))
+            .group_by(pl.format("source={}", "_wh").alias("scope"))
+            .agg(pl.len().alias("orders")),
+        ),
+    ]
+    pairs = pairs.filter(~pl.col("_unknown"))
+
+    ordered = _lines(with_items, [s.ORDER_ID])
+    per_order = _compare(
+        pairs.select(pair).join(ordered, on=s.ORDER_ID),
+        _lines(shipments.join(pairs, on=pair, how="semi"), pair),
+        pair,
+    )
+
+    groups = (
+        shipments.filter(pl.col("_ambiguous"))
+        .select(
+            *pair, pl.col(s.MERGED_WITH).list.sort().list.join(",").alias("_group"), s.MERGED_WITH
+        )
+        .sort(*pair, "_group")
+        .unique(pair, keep="first", maintain_order=True)
+    )
+    members = (
+        groups.select("_wh", "_group", s.MERGED_WITH)
+        .unique()
+        .explode(s.MERGED_WITH, empty_as_null=False, keep_nulls=False)
+        .rename({s.MERGED_WITH: s.ORDER_ID})
+    )
+    group_keys = ["_wh", "_group"]
+    group_parcels = (
+        shipments.join(members, on=pair)
+        .sort(*group_keys, s.SHIPMENT_ID, s.ORDER_ID)
+        .unique([*group_keys, s.SHIPMENT_ID], keep="first", maintain_order=True)
+    )
+    incomplete = members.join(with_items, on=s.ORDER_ID, how="anti").select(group_keys).unique()
+    per_group = (
+        _compare(
+            _lines(members.join(with_items, on=s.ORDER_ID), group_keys),
+            _lines(group_parcels, group_keys),
+            group_keys,
+        )
+        .join(incomplete, on=group_keys, how="anti")
+        .join(
+            group_parcels.group_by(group_keys).agg(
+                pl.col(s.SHIPMENT_ID).n_unique().alias("_g_shipments")
+            ),
+            on=group_keys,
+        )
+    )
+    group_verdict = (
+        groups.select(*pair, "_group")
+        .join(per_group, on=group_keys, how="left")
+        .select(
+            *pair,
+            pl.col("_diff").fill_null(False).alias("_g_diff"),
+            ((pl.col("_g_shipments") >= 2) & pl.col("_all_ge") & pl.col("_any_gt"))
+            .fill_null(False)
+            .alias("_g_dup"),
+        )
+    )
+
+    verdicts = (
+        pairs.join(per_order, on=pair, how="inner")
+        .join(group_verdict, on=pair, how="left")
+        .join(with_items.select(s.ORDER_ID, "_channel_source"), on=s.ORDER_ID)
+        .with_columns(
+            ((pl.col("_shipments") >= 2) & pl.col("_all_ge") & pl.col("_any_gt")).alias("_dup_p")
+        )
+        .select(
+            *pair,
+            "_channel_source",
+            "_shipments",
+            pl.when(pl.col("_ambiguous"))
+            .then(pl.col("_diff") & pl.col("_g_diff").fill_null(False))
+            .otherwise(pl.col("_diff"))
+            .alias("_mismatch"),
+            pl.when(pl.col("_ambiguous"))
+            .then(pl.col("_dup_p") & pl.col("_g_dup").fill_null(False))
+            .otherwise(pl.col("_dup_p"))
+            .alias("_duplicate"),
+        )
+    )
+
+    # Without the channel's items, a duplicate is still visible: the same contents sent twice.
+    blind = (
+        shipments.join(with_items, on=s.ORDER_ID, how="anti")
+        .filter(pl.col(s.ITEMS).is_not_null() & ~pl.col("_ambiguous"))
+        .group_by(*pair, "_contents")
+        .agg(pl.col(s.SHIPMENT_ID).n_unique().alias("_copies"))
+        .group_by(pair)
+        .agg(pl.col("_copies").max())
+        .filter(pl.col("_copies") >= 2)
+        .join(
+            channel.sort(s.ORDER_ID, s.SOURCE)
+            .group_by(s.ORDER_ID)
+            .agg(pl.col(s.SOURCE).first().alias("_channel_source")),
+            on=s.ORDER_ID,
+        )
+        .join(pairs.select(*pair, "_shipments"), on=pair)
+        .select(
+            *pair,
+            "_channel_source",
+            "_shipments",
+            pl.lit(False).alias("_mismatch"),
+            pl.lit(True).alias("_duplicate"),
+        )
+    )
+    return pl.concat([verdicts, blind]), gaps
+
+
+def item_mismatch(view: View) -> RuleResult:
+    rule = "item_mismatch"
+    if not view.has_kind("warehouse"):
+        return RuleResult(
+            gaps=[
+                Gap(
+                    rule,
+                    "no warehouse source: items cannot be compared",
+                    "没有仓库数据源，无法核对商品",
+                    view.channel(s.ORDER_ID).select(
+                        pl.lit("kind=warehouse").alias("scope"), pl.len().alias("orders")
+                    ),
+                )
+            ]
+        )
+    verdicts, gaps = item_verdicts(view, rule)
+    from ordersync.engine.rules.shipment import with_order_facts
+
+    firing = with_order_facts(view, verdicts.filter(pl.col("_mismatch") & ~pl.col("_duplicate")))
+    hits = shape_hits(
+        firing,
+        detail=pl.col("_wh"),
+        sources=pl.concat_list("_channel_source", "_wh"),
+        action="fix_items",
+        zh=pl.format("{} 发出的商品与渠道订单不一致", "_wh"),
+        en=pl.format("items shipped by {} differ from the channel order", "_wh"),
+        facts={"shipments": pl.col("_shipments")},
+    )
+    return RuleResult(
+        with_evidence(view, hits, (s.STATUS, s.SHIPMENT_ID, s.ITEMS, s.MERGED_WITH)), gaps
+    )
+
+
+def amount_mismatch(view: View) -> RuleResult:
+    tolerance = view.config.rules.amount_tolerance
+    channel = view.channel(s.ORDER_ID, s.SOURCE, s.CHANNEL, s.STATUS, s.AMOUNT).filter(
+        is_live() & pl.col(s.AMOUNT).is_not_null()
+    )
+    others = view.rows.filter((pl.col(s.SOURCE_KIND) != "channel") & pl.col(s.AMOUNT).is_not_null())
+    others = (
+        others.select(
+            s.ORDER_ID,
+            pl.col(s.SOURCE).alias("_other"),
+            s.SHIPMENT_ID,
+            pl.col(s.AMOUNT).alias("_other_amount"),
+        )
+        .sort(s.ORDER_ID, "_other", s.SHIPMENT_ID)
+        .group_by(s.ORDER_ID, "_other")
+        .agg(pl.col("_other_amount").first())
+    )
+    firing = join_ids(channel, others).filter(
+        (pl.col(s.AMOUNT).cast(s.Money) - pl.col("_other_amount").cast(s.Money)).abs()
+        > pl.lit(tolerance).cast(s.Money)
+    )
+    hits = shape_hits(
+        firing,
+        detail=pl.col("_other"),
+        sources=pl.concat_list(s.SOURCE, "_other"),
+        action="fix_amount",
+        zh=pl.format("金额不一致：渠道 {}，{} {}", s.AMOUNT, "_other", "_other_amount"),
+        en=pl.format("amount differs: channel {}, {} {}", s.AMOUNT, "_other", "_other_amount"),
+        facts={
+            "channel_amount": pl.col(s.AMOUNT),
+            "other_amount": pl.col("_other_amount"),
+            "tolerance": pl.lit(str(tolerance)),
+        },
+    )
+    return RuleResult(with_evidence(view, hits, (s.STATUS, s.AMOUNT, s.SHIPMENT_ID)))

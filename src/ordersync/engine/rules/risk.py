@@ -1,0 +1,79 @@
+"""frequent_changes: orders whose address, items or amount keep changing."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ordersync import schema as s
+from ordersync.engine.evidence import Gap, RuleResult, duration_text, shape_hits, with_evidence
+from ordersync.engine.rules.shipment import with_order_facts
+from ordersync.engine.view import PULLED_AT, VERSION_AT, View, items_fingerprint
+
+WATCHED = (*s.ADDRESS_FIELDS, s.ITEMS, s.AMOUNT)
+
+
+def frequent_changes(view: View) -> RuleResult:
+    rule = "frequent_changes"
+    cfg = view.config.rules
+    k, window = cfg.max_changes, cfg.change_window
+    history = view.history
+    if PULLED_AT not in history.collect_schema().names():
+        return RuleResult(
+            gaps=[
+                Gap(
+                    rule,
+                    "no order history with pull times",
+                    "没有带拉取时间的订单历史，未检查",
+                    view.rows.select(
+                        pl.lit("history").alias("scope"),
+                        pl.col(s.ORDER_ID).n_unique().alias("orders"),
+                    ),
+                )
+            ]
+        )
+    key = [s.SOURCE, s.ORDER_ID, s.SHIPMENT_ID]
+    # A reordered but equal items list is no change; the fingerprint only lives within this
+    # run, so Polars' version-dependent hash is fine here.
+    fingerprint = pl.struct(
+        *[pl.col(c) for c in WATCHED if c != s.ITEMS], items_fingerprint(pl.col(s.ITEMS))
+    ).hash()
+    versions = (
+        history.select(*key, *WATCHED, s.UPDATED_AT, PULLED_AT)
+        .with_columns(
+            pl.coalesce(s.UPDATED_AT, PULLED_AT).alias(VERSION_AT), fingerprint.alias("_fp")
+        )
+        .select(*key, VERSION_AT, PULLED_AT, "_fp")
+        .unique()
+        .sort(*key, VERSION_AT, PULLED_AT, "_fp")
+    )
+    changes = versions.with_columns(
+        (pl.col("_fp") != pl.col("_fp").shift(1).over(key)).fill_null(False).alias("_changed")
+    ).filter(pl.col("_changed"))
+    # k changes within the window: some change and the (k-1)th after it are close enough.
+    windows = changes.with_columns(
+        pl.col(VERSION_AT).shift(-(k - 1)).over(key).alias("_kth")
+    ).filter(pl.col("_kth") - pl.col(VERSION_AT) <= window)
+    firing = (
+        windows.group_by(s.ORDER_ID, s.SOURCE)
+        .agg(pl.col(VERSION_AT).min().alias("_from"), pl.col("_kth").min().alias("_to"))
+        .join(
+            changes.group_by(s.ORDER_ID, s.SOURCE).agg(pl.len().alias("_changes")),
+            on=[s.ORDER_ID, s.SOURCE],
+        )
+    )
+    firing = with_order_facts(view, firing)
+    text = pl.lit(duration_text(window))
+    hits = shape_hits(
+        firing,
+        detail=pl.col(s.SOURCE),
+        sources=pl.concat_list(s.SOURCE),
+        action="review_order",
+        zh=pl.format("订单的地址/商品/金额在 {} 内修改了 {} 次以上", text, pl.lit(k)),
+        en=pl.format("address, items or amount changed {}+ times within {}", pl.lit(k), text),
+        facts={
+            "first_change": pl.col("_from"),
+            "changes": pl.col("_changes"),
+            "change_window": text,
+        },
+    )
+    return RuleResult(with_evidence(view, hits, (s.UPDATED_AT, s.AMOUNT, s.ADDRESS, s.ITEMS)))

@@ -1,0 +1,403 @@
+"""Entry points: `evaluate` (frames in, hits out) and `reconcile` (store in, run saved).
+
+Scope. `--since/--until` and incremental runs restrict the orders judged to a set of order ids.
+The restriction is a semi-join applied to the inputs before any rule joins (view.build_view),
+so the work scales with the orders in scope. Findings of orders outside the scope carry over
+unchanged (findings.apply_lifecycle).
+
+Incremental runs. A finding can appear or disappear without any row of its order changing:
+timers (missing_grace, ship_sla, pickup_grace, stuck_after, stall_after, …) expire as as_of
+moves on, and courier data changes. So an incremental run judges the union of
+
+- orders with a history version pulled since the previous run started (rows changed);
+- orders with any timestamp — created/paid/shipped/delivered/updated, a history version's
+  date, or a courier event of one of their tracking numbers — in (previous as_of − the
+  longest threshold, as_of]: only those can have crossed a threshold since the last run
+  (a superset, found from timestamps with one cheap filter);
+- orders whose tracking numbers got new courier data since the previous run;
+- oms/warehouse rows whose id no channel knows (orphan candidates; few, and channel coverage
+  may have grown to cover them).
+
+With no previous run, or an as_of earlier than the previous one, the run is a full run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from ordersync import schema as s
+from ordersync.config import Config
+from ordersync.engine.evidence import Gap
+from ordersync.engine.rules import RULE_FUNCTIONS
+from ordersync.engine.view import (
+    PULLED_AT,
+    build_view,
+    conform_with,
+    dated,
+    normalise_order_id,
+    prepare_orders,
+)
+from ordersync.errors import UsageError
+from ordersync.findings import (
+    NotChecked,
+    ReconcileResult,
+    apply_lifecycle,
+    money_at_risk,
+    with_identity,
+)
+
+ORDERS_CHECKED_SCHEMA: dict[str, pl.DataType] = {
+    s.SOURCE: pl.String(),
+    s.SOURCE_KIND: pl.String(),
+    s.CHANNEL: pl.String(),
+    "orders": pl.Int64(),
+}
+
+
+def _utc(moment: datetime, config: Config) -> datetime:
+    """A naive time is read in the config's timezone, as a user typing --as-of means it."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(config.timezone))
+    return moment.astimezone(UTC)
+
+
+def _selected_rules(config: Config, rules: Sequence[str] | None) -> tuple[str, ...]:
+    if rules is not None:
+        unknown = sorted(set(rules) - set(s.RULES))
+        if unknown:
+            raise UsageError(f"unknown rule(s) {unknown}; rules are {list(s.RULES)}")
+    wanted = set(rules) if rules is not None else set(s.RULES)
+    return tuple(r for r in s.RULES if r in wanted and r not in config.rules.disabled)
+
+
+def _scope_ids(
+    orders: pl.LazyFrame,
+    since: datetime | None,
+    until: datetime | None,
+    order_ids: pl.LazyFrame | None,
+) -> pl.LazyFrame | None:
+    """Order ids to judge, or None for all. A channel order is in range by paid_at, else
+    created_at; an oms/warehouse row no channel knows is in range by its own date."""
+    if since is None and until is None and order_ids is None:
+        return None
+    rows = prepare_orders(orders)
+    scope: pl.LazyFrame | None = None
+    if since is not None or until is not None:
+
+        def in_range(at: pl.Expr) -> pl.Expr:
+            cond = pl.lit(True)
+            if since is not None:
+                cond = cond & (at >= since)
+            if until is not None:
+                cond = cond & (at < until)
+            return cond.fill_null(False)
+
+        channel = rows.filter(pl.col(s.SOURCE_KIND) == "channel")
+        judged = channel.filter(in_range(pl.coalesce(s.PAID_AT, s.CREATED_AT))).select(s.ORDER_ID)
+        strays = (
+            rows.filter((pl.col(s.SOURCE_KIND) != "channel") & in_range(dated()))
+            .select(s.ORDER_ID)
+            .join(channel.select(s.ORDER_ID), on=s.ORDER_ID, how="anti")
+        )
+        scope = pl.concat([judged, strays]).unique()
+    if order_ids is not None:
+        wanted = order_ids.select(normalise_order_id(pl.col(s.ORDER_ID)).alias(s.ORDER_ID)).unique()
+        scope = wanted if scope is None else scope.join(wanted, on=s.ORDER_ID, how="semi")
+    return scope
+
+
+def _not_checked(
+    gaps: list[NotChecked | Gap], counts: list[pl.DataFrame]
+) -> tuple[NotChecked, ...]:
+    out: list[NotChecked] = []
+    frames = iter(counts)
+    for gap in gaps:
+        if isinstance(gap, NotChecked):
+            out.append(gap)
+            continue
+        for scope, orders in next(frames).sort("scope").iter_rows():
+            if orders:
+                out.append(
+                    NotChecked(
+                        gap.rule,
+                        scope,
+                        gap.reason_en.format(scope=scope),
+                        gap.reason_zh.format(scope=scope),
+                        int(orders),
+                    )
+                )
+    return tuple(out)
+
+
+def _evaluate(
+    config: Config,
+    orders: pl.LazyFrame,
+    tracking: pl.LazyFrame,
+    history: pl.LazyFrame,
+    *,
+    as_of: datetime,
+    since: datetime | None,
+    until: datetime | None,
+    rules: Sequence[str] | None,
+    order_ids: pl.LazyFrame | None,
+) -> tuple[
+    pl.DataFrame, tuple[NotChecked, ...], pl.DataFrame, tuple[str, ...], pl.DataFrame | None
+]:
+    as_of = _utc(as_of, config)
+    since = _utc(since, config) if since else None
+    until = _utc(until, config) if until else None
+    selected = _selected_rules(config, rules)
+    scope_plan = _scope_ids(orders, since, until, order_ids)
+    scope = scope_plan.collect() if scope_plan is not None else None
+    view = build_view(
+        config,
+        orders,
+        tracking,
+        history,
+        as_of=as_of,
+        scope_ids=scope.lazy() if scope is not None else None,
+    )
+    hit_plans: list[pl.LazyFrame] = []
+    gaps: list[NotChecked | Gap] = []
+    for rule in selected:
+        result = RULE_FUNCTIONS[rule](view)
+        if result.hits is not None:
+            hit_plans.append(
+                result.hits.with_columns(
+                    pl.lit(rule).alias(s.RULE),
+                    pl.lit(config.rules.severity_of(rule)).cast(s.SeverityDtype).alias(s.SEVERITY),
+                )
+            )
+        gaps.extend(result.gaps)
+    gap_plans = [g.counts for g in gaps if isinstance(g, Gap)]
+    checked_plan = (
+        view.rows.group_by(s.SOURCE, pl.col(s.SOURCE_KIND).cast(pl.String), s.CHANNEL)
+        .agg(pl.col(s.ORDER_ID).n_unique().cast(pl.Int64).alias("orders"))
+        .sort(s.SOURCE, s.CHANNEL, nulls_last=True)
+    )
+    collected = pl.collect_all([*hit_plans, *gap_plans, checked_plan])
+    hit_frames = collected[: len(hit_plans)]
+    gap_counts = collected[len(hit_plans) : -1]
+    checked = s.conform(collected[-1], ORDERS_CHECKED_SCHEMA)
+
+    hits = (
+        pl.concat([s.conform(f, s.FINDINGS_SCHEMA) for f in hit_frames])
+        if hit_frames
+        else s.empty_frame(s.FINDINGS_SCHEMA)
+    )
+    stamp = pl.lit(as_of).cast(s.Timestamp)
+    hits = with_identity(hits).with_columns(
+        stamp.alias(s.FIRST_SEEN),
+        stamp.alias(s.LAST_SEEN),
+        pl.lit("open").cast(s.StateDtype).alias(s.STATE),
+    )
+    hits = s.conform(hits, s.FINDINGS_SCHEMA).sort(s.RULE, s.ORDER_ID, s.DETAIL)
+    return hits, _not_checked(gaps, gap_counts), checked, selected, scope
+
+
+def evaluate(
+    config: Config,
+    orders: pl.LazyFrame,
+    tracking: pl.LazyFrame,
+    history: pl.LazyFrame,
+    *,
+    as_of: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    rules: Sequence[str] | None = None,
+    order_ids: pl.LazyFrame | None = None,
+) -> tuple[pl.DataFrame, tuple[NotChecked, ...], pl.DataFrame]:
+    """Judge the orders against the rules at `as_of`.
+
+    Returns (hits as FINDINGS_SCHEMA rows in state open, what was not checked, orders checked
+    per source and channel). `orders` and `history` have ORDERS_SCHEMA columns (history also
+    `pulled_at`), `tracking` TRACKING_SCHEMA columns.
+
+    >>> hits, not_checked, checked = evaluate(config, orders, tracking, history, as_of=now)
+    """
+    hits, not_checked, checked, _, _ = _evaluate(
+        config,
+        orders,
+        tracking,
+        history,
+        as_of=as_of,
+        since=since,
+        until=until,
+        rules=rules,
+        order_ids=order_ids,
+    )
+    return hits, not_checked, checked
+
+
+def longest_threshold(config: Config) -> timedelta:
+    r = config.rules
+    sla = [r.ship_sla.default, *r.ship_sla.overrides().values()]
+    return max(
+        r.missing_grace,
+        r.sync_grace,
+        r.pickup_grace,
+        r.stuck_after,
+        r.stall_after,
+        r.change_window,
+        *sla,
+    )
+
+
+def incremental_ids(
+    config: Config,
+    orders: pl.LazyFrame,
+    tracking: pl.LazyFrame,
+    history: pl.LazyFrame,
+    *,
+    last_started: datetime,
+    last_as_of: datetime,
+    as_of: datetime,
+) -> pl.LazyFrame:
+    """Order ids an incremental run must judge (see the module docstring)."""
+    lo = last_as_of - longest_threshold(config)
+
+    def recent(column: str) -> pl.Expr:
+        return ((pl.col(column) > lo) & (pl.col(column) <= as_of)).fill_null(False)
+
+    rows = prepare_orders(orders)
+    hist = prepare_orders(history)
+    has_pulls = PULLED_AT in hist.collect_schema().names()
+    changed = (
+        hist.filter(pl.col(PULLED_AT) >= last_started).select(s.ORDER_ID)
+        if has_pulls
+        else hist.select(s.ORDER_ID).head(0)
+    )
+    timers = rows.filter(pl.any_horizontal([recent(c) for c in s.TIMESTAMP_FIELDS])).select(
+        s.ORDER_ID
+    )
+    version_dates = hist.filter(
+        recent(s.UPDATED_AT) | (recent(PULLED_AT) if has_pulls else pl.lit(False))
+    ).select(s.ORDER_ID)
+    track = s.conform(tracking, s.TRACKING_SCHEMA)
+    track_names = tracking.collect_schema().names()
+    moved = recent(s.LAST_EVENT_AT) | recent(s.FIRST_SCAN_AT)
+    if PULLED_AT in track_names:
+        track = conform_with(tracking, s.TRACKING_SCHEMA, [pl.col(PULLED_AT).cast(s.Timestamp)])
+        moved = moved | (pl.col(PULLED_AT) >= last_started).fill_null(False)
+    numbers = track.filter(moved).select(pl.col(s.TRACKING_NO).str.strip_chars()).unique()
+    couriers = (
+        rows.select(s.ORDER_ID, s.TRACKING_NO)
+        .explode(s.TRACKING_NO, empty_as_null=False, keep_nulls=False)
+        .with_columns(pl.col(s.TRACKING_NO).str.strip_chars())
+        .join(numbers, on=s.TRACKING_NO, how="semi")
+        .select(s.ORDER_ID)
+    )
+    channel_ids = rows.filter(pl.col(s.SOURCE_KIND) == "channel").select(s.ORDER_ID)
+    strays = (
+        rows.filter(pl.col(s.SOURCE_KIND) != "channel")
+        .select(s.ORDER_ID)
+        .join(channel_ids, on=s.ORDER_ID, how="anti")
+    )
+    return pl.concat([changed, timers, version_dates, couriers, strays]).unique()
+
+
+def reconcile(
+    config: Config,
+    store,  # ordersync.store.Store; not imported, the engine sits below the store's callers
+    *,
+    as_of: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    rules: Sequence[str] | None = None,
+    incremental: bool = False,
+    now: datetime | None = None,
+) -> ReconcileResult:
+    """Evaluate the store's current data, apply the findings lifecycle, save and return the run.
+
+    `now` (default: the wall clock) is only the run's start time; every judgement, and
+    first_seen / last_seen / resolved_at, use `as_of` (default: now), so re-running on the same
+    data at the same as_of yields identical findings.
+    """
+    started = _utc(now, config) if now else datetime.now(UTC)
+    as_of = _utc(as_of, config) if as_of else started
+    orders, tracking, history = store.orders(), store.tracking(), store.order_history()
+    order_ids = None
+    if incremental:
+        runs = store.runs()
+        if runs.height:
+            last = runs.sort("started_at").row(-1, named=True)
+            if last["as_of"] is not None and last["as_of"] <= as_of:
+                order_ids = incremental_ids(
+                    config,
+                    orders,
+                    tracking,
+                    history,
+                    last_started=last["started_at"],
+                    last_as_of=last["as_of"],
+                    as_of=as_of,
+                )
+    hits, not_checked, checked, selected, scope = _evaluate(
+        config,
+        orders,
+        tracking,
+        history,
+        as_of=as_of,
+        since=since,
+        until=until,
+        rules=rules,
+        order_ids=order_ids,
+    )
+    previous = store.findings().collect()
+    findings, counts = apply_lifecycle(
+        previous, hits, as_of=as_of, rules_run=selected, scope_ids=scope
+    )
+    digest = hashlib.blake2b(f"{started.isoformat()}|{as_of.isoformat()}".encode(), digest_size=4)
+    result = ReconcileResult(
+        run_id=f"{started:%Y%m%dT%H%M%S}-{digest.hexdigest()}",
+        as_of=as_of,
+        started_at=started,
+        findings=findings,
+        orders_checked=checked,
+        not_checked=not_checked,
+        new=counts.new,
+        still_open=counts.still_open,
+        resolved=counts.resolved,
+        money_at_risk=money_at_risk(findings),
+        rules_run=selected,
+    )
+    store.save_run(result)
+    return result
+
+
+def latest_result(config: Config, store) -> ReconcileResult:
+    """The last saved run as a ReconcileResult, without judging again (for `report`)."""
+    runs = store.runs()
+    if runs.is_empty():
+        raise UsageError("no reconcile run in the store yet; run `ordersync reconcile` first")
+    last = runs.sort("started_at").row(-1, named=True)
+    findings = s.conform(store.findings().collect(), s.FINDINGS_SCHEMA)
+    not_checked = tuple(
+        NotChecked(**entry) for entry in json.loads(last.get("not_checked") or "[]")
+    )
+    checked = (
+        prepare_orders(store.orders())
+        .group_by(s.SOURCE, pl.col(s.SOURCE_KIND).cast(pl.String), s.CHANNEL)
+        .agg(pl.col(s.ORDER_ID).n_unique().cast(pl.Int64).alias("orders"))
+        .sort(s.SOURCE, s.CHANNEL, nulls_last=True)
+        .collect()
+    )
+    rules_run = tuple(r for r in s.RULES if r not in config.rules.disabled)
+    return ReconcileResult(
+        run_id=last["run_id"],
+        as_of=last["as_of"],
+        started_at=last["started_at"],
+        findings=findings,
+        orders_checked=s.conform(checked, ORDERS_CHECKED_SCHEMA),
+        not_checked=not_checked,
+        new=int(last.get("new") or 0),
+        still_open=int(last.get("still_open") or 0),
+        resolved=int(last.get("resolved") or 0),
+        money_at_risk=money_at_risk(findings),
+        rules_run=rules_run,
+    )

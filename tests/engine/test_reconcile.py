@@ -1,0 +1,166 @@
+"""reconcile(): scope (--since/--until, incremental), lifecycle through a store, entry checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import polars as pl
+import pytest
+from engine_world import AS_OF, ago, judge, make_config, orders_frame, row
+from polars.testing import assert_frame_equal
+
+from ordersync import schema as s
+from ordersync.engine import evaluate, reconcile
+from ordersync.errors import UsageError
+from ordersync.findings import ReconcileResult
+
+
+@dataclass
+class FakeStore:
+    """The slice of ordersync.store.Store that reconcile uses, in memory."""
+
+    current: list[dict]
+    versions: list[dict] = field(default_factory=list)
+    saved: pl.DataFrame = field(default_factory=lambda: s.empty_frame(s.FINDINGS_SCHEMA))
+    run_rows: list[dict] = field(default_factory=list)
+
+    def pull(self, rows: list[dict], at) -> None:
+        """Replace rows by (source, order_id, shipment_id) and log them as versions."""
+        keys = {(r["source"], r["order_id"], r.get("shipment_id", "")) for r in rows}
+        self.current = [
+            r
+            for r in self.current
+            if (r["source"], r["order_id"], r.get("shipment_id", "")) not in keys
+        ] + rows
+        self.versions += [{**r, "pulled_at": at} for r in rows]
+
+    def orders(self):
+        return orders_frame([{**r, "pulled_at": None} for r in self.current])
+
+    def order_history(self, since=None):
+        return orders_frame(self.versions)
+
+    def tracking(self):
+        return s.empty_frame(s.TRACKING_SCHEMA).lazy()
+
+    def findings(self):
+        return self.saved.lazy()
+
+    def save_run(self, result: ReconcileResult) -> None:
+        self.saved = result.findings
+        self.run_rows.append({"started_at": result.started_at, "as_of": result.as_of})
+
+    def runs(self):
+        return pl.DataFrame(self.run_rows, schema={"started_at": s.Timestamp, "as_of": s.Timestamp})
+
+
+def _store(rows: list[dict], at=None) -> FakeStore:
+    store = FakeStore([])
+    store.pull(rows, at or ago(days=10))
+    return store
+
+
+def _open(result: ReconcileResult) -> set:
+    return set(
+        result.findings.filter(pl.col(s.STATE) == "open")
+        .select(s.RULE, s.ORDER_ID, s.DETAIL)
+        .iter_rows()
+    )
+
+
+def test_rerun_on_same_data_is_identical():
+    store = _store([row("tb", "1", status="paid", paid_at=ago(hours=60), amount=30)])
+    first = reconcile(make_config(), store, as_of=AS_OF, now=AS_OF + timedelta(minutes=1))
+    second = reconcile(make_config(), store, as_of=AS_OF, now=AS_OF + timedelta(minutes=9))
+    assert_frame_equal(second.findings, first.findings)
+    assert (first.new, second.new, second.still_open) == (
+        first.findings.height,
+        0,
+        first.findings.height,
+    )
+    assert ("unshipped_timeout", "1", "") in _open(first)
+    assert str(first.money_at_risk) == "30.00"
+    assert first.rules_run == s.RULES
+
+
+def test_since_until_touch_only_orders_in_range():
+    rows = [
+        row("tb", "old", status="paid", paid_at=ago(days=20)),
+        row("tb", "new", status="paid", paid_at=ago(days=3)),
+    ]
+    store = _store(rows)
+    reconcile(make_config(), store, as_of=AS_OF, now=AS_OF)
+    assert {o for _, o, _ in _open(reconcile(make_config(), store, as_of=AS_OF, now=AS_OF))} == {
+        "old",
+        "new",
+    }
+    # "old" gets shipped; a run over the last week neither sees nor resolves it
+    store.pull(
+        [row("tb", "old", status="shipped", paid_at=ago(days=20), shipped_at=ago(hours=1))],
+        ago(hours=1),
+    )
+    ranged = reconcile(make_config(), store, as_of=AS_OF, since=ago(days=7), now=AS_OF)
+    assert {o for _, o, _ in _open(ranged)} == {"old", "new"}
+    assert ranged.resolved == 0
+    hits, _, checked = evaluate(
+        make_config(),
+        store.orders(),
+        store.tracking(),
+        store.order_history(),
+        as_of=AS_OF,
+        since=ago(days=7),
+        until=AS_OF,
+    )
+    assert set(hits.get_column(s.ORDER_ID)) == {"new"}
+    assert checked.get_column("orders").to_list() == [1]
+
+
+def test_incremental_carries_untouched_and_catches_expiring_timers():
+    config = make_config()
+    store = _store(
+        [
+            row("tb", "steady", status="paid", paid_at=ago(days=9)),
+            row("tb", "timer", status="paid", paid_at=ago(hours=47)),
+            row("tb", "fixed", status="paid", paid_at=ago(days=9)),
+        ]
+    )
+    first = reconcile(config, store, as_of=AS_OF, now=AS_OF)
+    assert {o for r, o, _ in _open(first) if r == "unshipped_timeout"} == {"steady", "fixed"}
+    later = AS_OF + timedelta(hours=2)
+    store.pull(
+        [row("tb", "fixed", status="shipped", paid_at=ago(days=9), shipped_at=ago(hours=1))], later
+    )
+    second = reconcile(config, store, as_of=later, incremental=True, now=later)
+    timeouts = {o for r, o, _ in _open(second) if r == "unshipped_timeout"}
+    # "timer" crossed its 48h SLA without any row changing; "fixed" changed and resolved
+    assert timeouts == {"steady", "timer"}
+    full = reconcile(config, FakeStore(store.current, store.versions), as_of=later, now=later)
+    assert {o for r, o, _ in _open(full) if r == "unshipped_timeout"} == timeouts
+    steady = second.findings.filter(
+        (pl.col(s.ORDER_ID) == "steady") & (pl.col(s.RULE) == "unshipped_timeout")
+    )
+    assert steady.item(0, s.FIRST_SEEN) == AS_OF
+
+
+def test_disabled_rules_and_unknown_rule():
+    rows = [row("tb", "1", status="paid", paid_at=ago(hours=60))]
+    hits, _ = judge(rows, config=make_config(disabled=["unshipped_timeout"]))
+    assert "unshipped_timeout" not in set(hits.get_column(s.RULE))
+    with pytest.raises(UsageError):
+        judge(rows, rules=["no_such_rule"])
+
+
+def test_severity_override_and_order_ids_restriction():
+    rows = [
+        row("tb", "1", status="paid", paid_at=ago(hours=60)),
+        row("tb", " 2", status="paid", paid_at=ago(hours=60)),
+    ]
+    config = make_config(severity={"unshipped_timeout": "critical"})
+    hits, _ = judge(
+        rows,
+        rules=["unshipped_timeout"],
+        config=config,
+        order_ids=pl.LazyFrame({s.ORDER_ID: ["2"]}),
+    )
+    assert hits.select(s.ORDER_ID, s.SEVERITY).rows() == [("2", "critical")]
