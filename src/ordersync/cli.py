@@ -547,7 +547,6 @@ def findings(
     if output is None:
         if format_ is Format.parquet:
             raise UsageError("--format parquet needs --output FILE")
-        target = Path(f"/dev/stdout.{format_.value}")
         if format_ is Format.csv:
             from ordersync.reports.safety import neutralise_frame
 
@@ -557,7 +556,6 @@ def findings(
             sys.stdout.write(
                 result.with_columns(pl.col(schema.SOURCES).list.join(",")).write_json() + "\n"
             )
-        del target
         return
     if output.suffix.lower() != f".{format_.value}" and format_ is not Format.table:
         output = output.with_suffix(f".{format_.value}")

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+import polars as pl
+
 # Characters that make Excel, LibreOffice or WPS treat a cell as a formula (OWASP list).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXCEL_MAX_TEXT = 32767
@@ -29,6 +31,19 @@ def is_formula_like(value: str) -> bool:
 def csv_safe(value: str) -> str:
     """Prefix a quote so a spreadsheet opening the CSV shows the text instead of evaluating it."""
     return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def neutralise_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """`csv_safe` for every text column of a frame, vectorised (csv exports of findings)."""
+
+    def safe(name: str) -> pl.Expr:
+        column = pl.col(name)
+        risky = pl.any_horizontal([column.str.starts_with(start) for start in FORMULA_STARTS])
+        return pl.when(risky).then(pl.lit("'") + column).otherwise(column).alias(name)
+
+    return frame.with_columns(
+        [safe(name) for name, dtype in frame.schema.items() if dtype == pl.String]
+    )
 
 
 def excel_text(value: str) -> str:
