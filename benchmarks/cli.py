@@ -1,0 +1,296 @@
+"""``python -m benchmarks``: generate (or reuse) worlds, measure each case, write RESULTS.md."""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks import results
+from benchmarks.harness import REPO, CaseFailed, Measurement, measure, run_child
+
+GROUPS = ("ingest", "reconcile", "incremental", "report", "scaling")
+DEFAULT_WORK = Path(os.environ.get("ORDERSYNC_BENCH_WORK", "/tmp/ordersync-bench"))
+GEN_TIMEOUT = 6 * 3600
+
+
+def parse_scale(text: str) -> int:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([km]?)", text.strip().lower())
+    if not m:
+        raise argparse.ArgumentTypeError(f"bad scale {text!r}; expected e.g. 100k, 1m, 10m")
+    return int(float(m.group(1)) * {"": 1, "k": 1_000, "m": 1_000_000}[m.group(2)])
+
+
+def label(n: int) -> str:
+    if n % 1_000_000 == 0:
+        return f"{n // 1_000_000}m"
+    if n % 1_000 == 0:
+        return f"{n // 1_000}k"
+    return str(n)
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.work = Path(args.work).resolve()
+        if REPO in self.work.parents or self.work == REPO:
+            raise SystemExit(f"--work {self.work} is inside the repository; use a scratch dir")
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.results_path = self.work / "results.json"
+        self.data = results.load(self.results_path)
+        self.data["machine"] = results.machine()
+        self.scales = [parse_scale(s) for s in args.scales.split(",") if s]
+
+    # --- bookkeeping ------------------------------------------------------------------------
+
+    def save(self, key: str, m: Measurement) -> None:
+        self._update(lambda data: data["measurements"].__setitem__(key, m.to_dict()))
+        self.render()
+
+    def note(self, key: str, text: str) -> None:
+        self._update(lambda data: data.setdefault("notes", {}).__setitem__(key, text))
+
+    def _update(self, change) -> None:
+        """Re-read results.json under a lock and apply one change, so that two invocations
+        running side by side (e.g. the floors and a long ours case) do not lose entries."""
+        with open(self.work / ".results.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            data = results.load(self.results_path)
+            data["machine"] = self.data["machine"]
+            change(data)
+            results.save(self.results_path, data)
+            self.data = data
+
+    def render(self) -> None:
+        labels = [label(n) for n in sorted(set(self.scales) | {100_000, 1_000_000, 10_000_000})]
+        Path(self.args.out).write_text(results.render(self.data, labels))
+
+    def run(self, key: str, case: str, params: dict, prepare: str | None = None) -> Measurement:
+        log(f"{key}: {case} x{self.args.repeat}")
+        m = measure(
+            case,
+            params,
+            repeat=self.args.repeat,
+            timeout=self.args.timeout,
+            prepare=prepare,
+            log=lambda s: log(s),
+        )
+        self.save(key, m)
+        return m
+
+    # --- worlds and stores ------------------------------------------------------------------
+
+    def _ready(self, directory: Path, marker_name: str, params: dict) -> bool:
+        marker = directory / marker_name
+        return marker.exists() and json.loads(marker.read_text()) == params
+
+    def world(self, orders: int, formats: str) -> Path:
+        d = self.work / "worlds" / f"{formats}-{label(orders)}-s{self.args.seed}"
+        params = {"orders": orders, "formats": formats, "seed": self.args.seed}
+        if self._ready(d, ".bench-world.json", params):
+            return d
+        log(f"generating world {d.name} (once; reused by later runs)")
+        t0 = time.monotonic()
+        run = run_child("generate", {**params, "dir": str(d)}, timeout=GEN_TIMEOUT, log=log)
+        if run.extra.get("as_of"):
+            (d / ".bench-as-of").write_text(run.extra["as_of"])
+        (d / ".bench-world.json").write_text(json.dumps(params))
+        self.note(f"generate {d.name}", f"{time.monotonic() - t0:.0f} s")
+        return d
+
+    def xlsx_world(self, rows: int) -> Path:
+        d = self.work / "worlds" / f"xlsx-{label(rows)}-s{self.args.seed}"
+        params = {"rows": rows, "seed": self.args.seed}
+        if self._ready(d, ".bench-world.json", params):
+            return d
+        log(f"generating xlsx export {d.name}")
+        t0 = time.monotonic()
+        run_child("generate_xlsx", {**params, "dir": str(d)}, timeout=GEN_TIMEOUT, log=log)
+        (d / ".bench-world.json").write_text(json.dumps(params))
+        self.note(f"generate {d.name}", f"{time.monotonic() - t0:.0f} s")
+        return d
+
+    def pulled_store(self, world: Path, name: str, *, reconciled: bool = False) -> Path:
+        """A store with the whole world pulled (and reconciled once, if asked); cached."""
+        d = self.work / "stores" / name
+        marker = {"world": str(world), "world_mtime": (world / ".bench-world.json").stat().st_mtime,
+                  "reconciled": reconciled}  # fmt: skip
+        if self._ready(d, ".bench-store.json", marker):
+            return d / "store"
+        if d.exists():
+            shutil.rmtree(d)
+        log(f"pulling {world.name} into {d} (set-up, not timed)")
+        t0 = time.monotonic()
+        run_child("pull_store", {"world": str(world), "store": str(d / "store")},
+                  timeout=GEN_TIMEOUT, log=log)  # fmt: skip
+        self.note(f"set-up pull {name}", f"{time.monotonic() - t0:.0f} s")
+        if reconciled:
+            run_child("reconcile_store",
+                      {"world": str(world), "store": str(d / "store"), "as_of": self.as_of(world)},
+                      timeout=GEN_TIMEOUT, log=log)  # fmt: skip
+        (d / ".bench-store.json").write_text(json.dumps(marker))
+        return d / "store"
+
+    def as_of(self, world: Path) -> str | None:
+        """The world's own judging moment (generate_world's World.as_of), unless overridden."""
+        if self.args.as_of:
+            return self.args.as_of
+        marker = world / ".bench-as-of"
+        return marker.read_text().strip() if marker.exists() else None
+
+    def mirror(self, world: Path, name: str) -> Path:
+        """A symlinked copy of ``world`` that incremental runs may add export files to."""
+        d = self.work / "mirrors" / name
+        marker = {"world": str(world), "world_mtime": (world / ".bench-world.json").stat().st_mtime}
+        if self._ready(d, ".bench-mirror.json", marker):
+            return d
+        if d.exists():
+            shutil.rmtree(d)
+        d.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["cp", "-rs", str(world), str(d)], check=True)
+        for f in list(d.rglob("*.yaml")) + list(d.rglob("*.json")):
+            # Configs and manifests are copied, not linked, so edits stay local.
+            if f.is_symlink():
+                target = f.resolve()
+                f.unlink()
+                shutil.copy2(target, f)
+        for name in (".bench-world.json", ".bench-as-of"):
+            (d / name).unlink(missing_ok=True)
+            if (world / name).exists():
+                shutil.copy2(world / name, d / name)
+        (d / ".bench-mirror.json").write_text(json.dumps(marker))
+        return d
+
+    # --- groups -----------------------------------------------------------------------------
+
+    def ingest(self) -> None:
+        from benchmarks.layout import load_layout, pick
+
+        xlsx_rows = self.args.xlsx_rows
+        try:
+            xw = self.xlsx_world(xlsx_rows)
+        except CaseFailed as exc:
+            log(f"xlsx ingest skipped: {exc}")
+            self.note("ingest/xlsx", f"not measured: {exc}"[:300])
+            xw = None
+        if xw is not None:
+            source = pick(load_layout(xw), "channel")
+            p = {"world": str(xw), "source": source.name, "store": str(self.work / "tmp-store")}
+            self.run("ingest/xlsx/ours", "ours_ingest", p, prepare="clean_store")
+            self.run("ingest/xlsx/fastexcel", "floor_fastexcel", p)
+        n = max(self.scales)
+        for fmt, floor in (("csv", "floor_scan_csv"), ("parquet", "floor_scan_parquet")):
+            w = self.world(n, fmt)
+            source = pick(load_layout(w), "channel")
+            p = {"world": str(w), "source": source.name, "store": str(self.work / "tmp-store")}
+            self.run(f"ingest/{fmt}/ours", "ours_ingest", p, prepare="clean_store")
+            self.run(f"ingest/{fmt}/{floor.removeprefix('floor_')}", floor, p)
+
+    def reconcile(self, scales: list[int], variants: tuple[str, ...]) -> None:
+        for n in scales:
+            w = self.world(n, "parquet")
+            tag = label(n)
+            if "ours" in variants:
+                try:
+                    base = self.pulled_store(w, f"parquet-{tag}")
+                except CaseFailed as exc:
+                    log(f"reconcile/{tag}/ours: set-up failed: {exc}")
+                    self.save(f"reconcile/{tag}/ours",
+                              Measurement("ours_reconcile", {}, error=f"set-up pull: {exc}"))  # fmt: skip
+                    base = None
+                if base is not None:
+                    p = {"world": str(w), "snapshot": str(base), "as_of": self.as_of(w),
+                         "store": str(self.work / f"run-store-{tag}")}  # fmt: skip
+                    self.run(f"reconcile/{tag}/ours", "ours_reconcile", p, prepare="copy_store")
+            p = {"world": str(w)}
+            if "polars" in variants:
+                self.run(f"reconcile/{tag}/polars", "floor_polars",
+                         {**p, "engine": self.args.polars_engine})  # fmt: skip
+            if "duckdb" in variants:
+                self.run(f"reconcile/{tag}/duckdb", "floor_duckdb", p)
+            if "datacompy" in variants and n <= self.args.datacompy_max:
+                self.run(f"reconcile/{tag}/datacompy", "floor_datacompy", p)
+
+    def incremental(self) -> None:
+        n = max(self.scales)
+        w = self.world(n, "parquet")
+        m = self.mirror(w, f"parquet-{label(n)}")
+        base = self.pulled_store(m, f"inc-parquet-{label(n)}", reconciled=True)
+        for changed in (1000, 10000):
+            p = {"world": str(m), "snapshot": str(base), "store": str(self.work / "run-store-inc"),
+                 "as_of": self.as_of(w), "changed": changed, "incremental": True}  # fmt: skip
+            self.run(f"incremental/{label(n)}/{changed}", "ours_reconcile", p,
+                     prepare="incremental_prepare")  # fmt: skip
+
+    def report(self) -> None:
+        p = {"rows": self.args.report_rows, "out": str(self.work / "report" / "findings.xlsx")}
+        if not (self.args.report_floor_only and Path(p["out"]).exists()):
+            self.run("report/ours", "ours_report", p)
+        self.run("report/xlsxwriter", "floor_xlsxwriter",
+                 {**p, "out": str(self.work / "report" / "bare.xlsx"), "ours_out": p["out"]})  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    ap.add_argument(
+        "--scales", default="100k,1m,10m", help="orders per world (default %(default)s)"
+    )
+    ap.add_argument("--repeat", type=int, default=3, help="runs per case; the median is kept")
+    ap.add_argument("--only", default=",".join(GROUPS),
+                    help=f"comma-separated groups of {', '.join(GROUPS)}")  # fmt: skip
+    ap.add_argument("--variants", default="ours,polars,duckdb,datacompy",
+                    help="reconcile variants to run (default %(default)s)")  # fmt: skip
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "RESULTS.md"))
+    ap.add_argument("--work", default=str(DEFAULT_WORK), help="scratch dir (default %(default)s)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--as-of", default=None, help="override the world's as_of (ISO 8601)")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds per run")
+    ap.add_argument("--xlsx-rows", type=int, default=1_000_000)
+    ap.add_argument("--report-rows", type=int, default=1_000_000)
+    ap.add_argument("--datacompy-max", type=parse_scale, default=10_000_000,
+                    help="largest scale datacompy is run at")  # fmt: skip
+    ap.add_argument("--polars-engine", default="streaming", choices=("streaming", "in-memory"))
+    ap.add_argument("--report-floor-only", action="store_true",
+                    help="measure only the report floor, reusing ours' last workbook")  # fmt: skip
+    ap.add_argument("--render-only", action="store_true", help="rewrite RESULTS.md and exit")
+    args = ap.parse_args(argv)
+
+    bench = Bench(args)
+    only = [g for g in args.only.split(",") if g]
+    unknown = set(only) - set(GROUPS)
+    if unknown:
+        ap.error(f"unknown group(s) {sorted(unknown)}; groups are {', '.join(GROUPS)}")
+    variants = tuple(v for v in args.variants.split(",") if v)
+    if not args.render_only:
+        log(f"python {sys.version.split()[0]}, work dir {bench.work}")
+        for group in GROUPS:
+            if group not in only:
+                continue
+            try:
+                if group == "reconcile":
+                    bench.reconcile([n for n in bench.scales if n >= 1_000_000] or bench.scales,
+                                    variants)  # fmt: skip
+                elif group == "scaling":
+                    have = bench.data["measurements"]
+                    todo = [n for n in bench.scales
+                            if not have.get(f"reconcile/{label(n)}/ours", {}).get("seconds")]  # fmt: skip
+                    bench.reconcile(todo, ("ours", "polars", "duckdb"))
+                else:
+                    getattr(bench, group)()
+            except CaseFailed as exc:
+                log(f"{group}: set-up failed: {exc}")
+                bench.note(f"{group} set-up", str(exc)[:400])
+    bench.render()
+    log(f"wrote {args.out}")
+    return 0
