@@ -134,8 +134,12 @@ def with_evidence(
     `fields` are the order columns the rule compared; the rows shown are those of the hit's
     `sources`. With `tracking`, the detail is a tracking number and its courier record is shown.
     """
+    # Settled first: the hits are few, and every branch below reads them; left lazy, Polars
+    # would recompute the rule's whole plan once per branch.
     hits = (
-        hits.with_columns(pl.col(s.SOURCES).list.join(",").alias("_sk"))
+        hits.collect()
+        .lazy()
+        .with_columns(pl.col(s.SOURCES).list.join(",").alias("_sk"))
         # Every column in the sort, so which duplicate survives never depends on row order.
         .sort(
             s.ORDER_ID,
@@ -152,7 +156,8 @@ def with_evidence(
     )
     keys = hits.select(s.ORDER_ID, s.DETAIL, s.SOURCES)
     wanted = [c for c in dict.fromkeys((*_ORDER_KEYS, *fields))]
-    rows = view.all_rows.select(s.ORDER_ID, *wanted).join(
+    # Every hit's order is in the run's scope, and `rows` holds all rows of those orders.
+    rows = view.rows.select(s.ORDER_ID, *wanted).join(
         keys.select(s.ORDER_ID).unique(), on=s.ORDER_ID, how="semi"
     )
     rows = rows.select(s.ORDER_ID, *_text_columns(rows, wanted))

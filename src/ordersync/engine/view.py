@@ -98,14 +98,20 @@ class View:
 
     config: Config
     as_of: datetime
-    rows: pl.LazyFrame  # the orders in scope, every source, all columns, normalised
-    all_rows: pl.LazyFrame  # every current order row, for coverage and orphan checks
+    # the orders in scope, every source, normalised; settled in memory once per evaluation,
+    # without the bookkeeping columns (source_file, source_row, pulled_at)
+    rows: pl.LazyFrame
+    # every current order row, for coverage and orphan checks (in a scoped run only the
+    # columns those read: source, source_kind, channel, order_id, created/paid/shipped_at)
+    all_rows: pl.LazyFrame
     history: pl.LazyFrame  # versions of the orders in scope pulled no later than as_of
     raw_tracking: pl.LazyFrame  # carrier rows, conformed; fold with `tracking_for`
     sources: dict[str, SourceInfo] = field(default_factory=dict)
     covered_carriers: frozenset[str] = frozenset()
     # per channel source: (channel, coverage start, coverage end)
     channel_coverage: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # Results several rules share (item verdicts, links), settled once per evaluation.
+    cache: dict[str, object] = field(default_factory=dict)
 
     # --- sources ------------------------------------------------------------------------
 
@@ -132,7 +138,16 @@ class View:
 
     def links(self) -> pl.LazyFrame:
         """(source, source_kind, order_id, shipment_id, tracking_no, carrier, shipped,
-        shipped_at, status): one row per tracking number a row carries."""
+        shipped_at, status): one row per tracking number a row carries.
+
+        Settled once per evaluation: three rules read it, several times each."""
+        if "links" not in self.cache:
+            self.cache["links"] = self._links().collect()
+        links = self.cache["links"]
+        assert isinstance(links, pl.DataFrame)
+        return links.lazy()
+
+    def _links(self) -> pl.LazyFrame:
         return (
             self.rows.select(
                 s.SOURCE,
@@ -222,8 +237,22 @@ def fold_tracking(tracking: pl.LazyFrame) -> pl.LazyFrame:
     latest event wins the status, the earliest scan and delivery are kept."""
     rank = {status: i for i, status in enumerate(s.TRACKING_STATUSES)}
     latest = [pl.col(s.LAST_EVENT_AT), pl.col("_rank"), pl.col(s.SOURCE)]
-    return (
-        tracking.with_columns(
+    # Most numbers are known to one carrier source: their row is already the fold (a sort per
+    # group over millions of one-row groups is slow), so only the shared numbers are grouped.
+    shared = pl.col(s.TRACKING_NO).is_duplicated()
+    singles = tracking.filter(~shared).select(
+        s.TRACKING_NO,
+        pl.col(s.SOURCE).alias("tracking_source"),
+        s.CARRIER,
+        s.TRACKING_STATUS,
+        s.FIRST_SCAN_AT,
+        s.LAST_EVENT_AT,
+        s.DELIVERED_AT,
+        s.EVENT_COUNT,
+    )
+    folded = (
+        tracking.filter(shared)
+        .with_columns(
             pl.col(s.TRACKING_STATUS)
             .cast(pl.String)
             .replace_strict(rank, default=-1, return_dtype=pl.Int8)
@@ -242,6 +271,7 @@ def fold_tracking(tracking: pl.LazyFrame) -> pl.LazyFrame:
             pl.col(s.EVENT_COUNT).max(),
         )
     )
+    return pl.concat([singles, folded])
 
 
 def build_view(
@@ -256,15 +286,39 @@ def build_view(
     """Normalise the inputs, restrict them to `scope_ids` (a semi-join pushed below every rule's
     joins), and collect the few small facts the rules branch on (which sources exist, their
     coverage, which carriers the carrier data covers)."""
+    # Every rule reads the rows several times; left lazy, each read would scan and normalise
+    # the store again (Polars shares nothing between separate collects). So they are settled
+    # once, without the bookkeeping columns no rule or evidence reads.
+    unread = {s.SOURCE_FILE, s.SOURCE_ROW, PULLED_AT}
     all_rows = prepare_orders(orders)
-    rows = all_rows
+    all_rows = all_rows.select([c for c in all_rows.collect_schema().names() if c not in unread])
     hist = prepare_orders(history)
     if PULLED_AT in hist.collect_schema().names():
         hist = hist.filter(pl.col(PULLED_AT) <= as_of)
     if scope_ids is not None:
         ids = scope_ids.select(normalise_order_id(pl.col(s.ORDER_ID)).alias(s.ORDER_ID)).unique()
-        rows = rows.join(ids, on=s.ORDER_ID, how="semi")
+        # Streaming reads of the store, as below; outside the scope only coverage and orphan
+        # checks read the rows, so only the columns those need.
+        rows = all_rows.join(ids, on=s.ORDER_ID, how="semi").collect(engine="streaming").lazy()
         hist = hist.join(ids, on=s.ORDER_ID, how="semi")
+        all_rows = (
+            all_rows.select(
+                s.SOURCE,
+                s.SOURCE_KIND,
+                s.CHANNEL,
+                s.ORDER_ID,
+                s.CREATED_AT,
+                s.PAID_AT,
+                s.SHIPPED_AT,
+            )
+            .collect(engine="streaming")
+            .lazy()
+        )
+    else:
+        # Streaming: measured at 1M orders, the store's latest-version selection peaks at about
+        # half the memory (1.9 GB instead of 3.6 GB) and runs no slower than in memory.
+        all_rows = all_rows.collect(engine="streaming").lazy()
+        rows = all_rows
 
     summary, carriers, tracking_sources = pl.collect_all(
         [

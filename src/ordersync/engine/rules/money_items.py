@@ -43,6 +43,26 @@ def _compare(expected: pl.LazyFrame, shipped: pl.LazyFrame, keys: list[str]) -> 
 
 
 def item_verdicts(view: View, rule: str) -> tuple[pl.LazyFrame, list[Gap]]:
+    """Per (order_id, warehouse source) where either is true: `_mismatch` and `_duplicate`,
+    shipments counted; and the rule's not-checked counts.
+
+    item_mismatch and duplicate_shipment both read these; they are settled once per
+    evaluation (only the pairs that fire either rule are kept, so they stay small).
+    """
+    if "item_verdicts" not in view.cache:
+        verdicts, gaps = _item_verdicts(view)
+        settled = pl.collect_all(
+            [verdicts.filter(pl.col("_mismatch") | pl.col("_duplicate")), *(g[2] for g in gaps)]
+        )
+        view.cache["item_verdicts"] = (
+            settled[0],
+            [(en, zh, counts) for (en, zh, _), counts in zip(gaps, settled[1:], strict=True)],
+        )
+    verdicts, gaps = view.cache["item_verdicts"]  # type: ignore[misc]
+    return verdicts.lazy(), [Gap(rule, en, zh, counts.lazy()) for en, zh, counts in gaps]
+
+
+def _item_verdicts(view: View) -> tuple[pl.LazyFrame, list[tuple[str, str, pl.LazyFrame]]]:
     """Per (order_id, warehouse source): `_mismatch` and `_duplicate`, shipments counted.
 
     A merged parcel's row normally lists this order's lines. When every row of a merged parcel
@@ -84,8 +104,7 @@ def item_verdicts(view: View, rule: str) -> tuple[pl.LazyFrame, list[Gap]]:
         pl.col("_ambiguous").any(),
     )
     gaps = [
-        Gap(
-            rule,
+        (
             "{scope}: channel orders without items",
             "{scope}：渠道订单没有商品明细，未检查",
             channel.filter(pl.col(s.ITEMS).is_null())
@@ -93,8 +112,7 @@ def item_verdicts(view: View, rule: str) -> tuple[pl.LazyFrame, list[Gap]]:
             .group_by(pl.format("source={}", s.SOURCE).alias("scope"))
             .agg(pl.col(s.ORDER_ID).n_unique().alias("orders")),
         ),
-        Gap(
-            rule,
+        (
             "{scope}: shipments without items",
             "{scope}：发货记录没有商品明细，未检查",
             pairs.filter(pl.col("_unknown"))

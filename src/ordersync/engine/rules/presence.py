@@ -73,6 +73,8 @@ def missing_order(view: View) -> RuleResult:
     absent = join_ids(
         live.join(target_frame, how="cross"), present, how="anti", on=["_target"]
     ).filter((pl.col("_kind") == "oms") | pl.col("_released"))
+    # Few rows (the absent orders), read by the gap and the hits: settled once.
+    absent = absent.collect().lazy()
     # Decision (RULES.md, extended to OMS sources): an order already delivered before a source's
     # data begins predates that export; its absence says nothing.
     before_coverage = (

@@ -37,21 +37,41 @@ def frequent_changes(view: View) -> RuleResult:
     fingerprint = pl.struct(
         *[pl.col(c) for c in WATCHED if c != s.ITEMS], items_fingerprint(pl.col(s.ITEMS))
     ).hash()
+    history = history.select(*key, *WATCHED, s.UPDATED_AT, PULLED_AT)
+    if k >= 1:
+        # k changes need k + 1 versions: only keys with that many history rows can fire, and
+        # they are few. Counted on a hash of the key (a collision only keeps a key too many).
+        key_hash = pl.struct(key).hash().alias("_kh")
+        busy = (
+            history.select(key_hash)
+            .group_by("_kh")
+            .agg(pl.len().alias("_n"))
+            .filter(pl.col("_n") >= k + 1)
+            .select("_kh")
+        )
+        history = history.with_columns(key_hash).join(busy, on="_kh", how="semi").drop("_kh")
     versions = (
-        history.select(*key, *WATCHED, s.UPDATED_AT, PULLED_AT)
-        .with_columns(
+        history.with_columns(
             pl.coalesce(s.UPDATED_AT, PULLED_AT).alias(VERSION_AT), fingerprint.alias("_fp")
         )
         .select(*key, VERSION_AT, PULLED_AT, "_fp")
         .unique()
         .sort(*key, VERSION_AT, PULLED_AT, "_fp")
     )
-    changes = versions.with_columns(
-        (pl.col("_fp") != pl.col("_fp").shift(1).over(key)).fill_null(False).alias("_changed")
-    ).filter(pl.col("_changed"))
+
+    # Sorted by key, so "the row `n` before/after is of the same key" replaces a window over
+    # the key (windows over millions of groups are slow).
+    def same_key(n: int) -> pl.Expr:
+        return pl.all_horizontal([pl.col(c).eq_missing(pl.col(c).shift(n)) for c in key])
+
+    changes = (
+        versions.filter((same_key(1) & (pl.col("_fp") != pl.col("_fp").shift(1))).fill_null(False))
+        .collect()
+        .lazy()
+    )
     # k changes within the window: some change and the (k-1)th after it are close enough.
     windows = changes.with_columns(
-        pl.col(VERSION_AT).shift(-(k - 1)).over(key).alias("_kth")
+        pl.when(same_key(-(k - 1))).then(pl.col(VERSION_AT).shift(-(k - 1))).alias("_kth")
     ).filter(pl.col("_kth") - pl.col(VERSION_AT) <= window)
     firing = (
         windows.group_by(s.ORDER_ID, s.SOURCE)

@@ -15,6 +15,7 @@ _PICKED_UP = ("picked_up", "in_transit", "delivered", "exception", "returned")
 def with_order_facts(view: View, firing: pl.LazyFrame) -> pl.LazyFrame:
     """Add channel and amount to a rule's firing rows: the channel's word first, then any
     other source's. Only the firing orders' rows are read."""
+    firing = firing.collect().lazy()  # few rows, read twice below
     kind_rank = (
         pl.col(s.SOURCE_KIND)
         .cast(pl.String)
@@ -242,7 +243,9 @@ def tracking_reused(view: View) -> RuleResult:
     result = RuleResult()
     links = view.links()
     pairs_base = links.select(s.TRACKING_NO, s.ORDER_ID).unique()
-    shared = pairs_base.filter(pl.col(s.ORDER_ID).n_unique().over(s.TRACKING_NO) >= 2)
+    # The (number, order) pairs are unique, so a number on two rows is on two orders; cheaper
+    # than counting orders in a window over every number.
+    shared = pairs_base.filter(pl.col(s.TRACKING_NO).is_duplicated())
     pairs = shared.join(shared, on=s.TRACKING_NO, suffix="_b").filter(
         pl.col(s.ORDER_ID) < pl.col(f"{s.ORDER_ID}_b")
     )

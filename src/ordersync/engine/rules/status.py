@@ -127,16 +127,19 @@ def status_mismatch(view: View) -> RuleResult:
     return result
 
 
-def _dead_since(view: View) -> pl.LazyFrame:
-    """Per channel (source, order_id): the first pull that saw it dead after it was last seen
-    alive. Stands in for the refund moment when the channel gives no updated_at."""
+def _dead_since(view: View, dead: pl.LazyFrame) -> pl.LazyFrame:
+    """Per channel (source, order_id) of `dead`: the first pull that saw it dead after it was
+    last seen alive. Stands in for the refund moment when the channel gives no updated_at.
+    Only the history of those (few) orders is read."""
     history = view.history
     if PULLED_AT not in history.collect_schema().names():
         return pl.LazyFrame(
             schema={s.ORDER_ID: pl.String, s.SOURCE: pl.String, "_dead_pull": s.Timestamp}
         )
-    versions = history.filter(pl.col(s.SOURCE_KIND) == "channel").select(
-        s.ORDER_ID, s.SOURCE, is_dead().alias("_dead"), PULLED_AT
+    versions = (
+        history.filter(pl.col(s.SOURCE_KIND) == "channel")
+        .select(s.ORDER_ID, s.SOURCE, is_dead().alias("_dead"), PULLED_AT)
+        .join(dead.select(s.ORDER_ID, s.SOURCE).unique(), on=[s.ORDER_ID, s.SOURCE], how="semi")
     )
     return versions.group_by(s.ORDER_ID, s.SOURCE).agg(
         pl.col(PULLED_AT)
@@ -165,7 +168,8 @@ def refund_not_stopped(view: View) -> RuleResult:
             )
         )
         return result
-    dead = join_ids(dead, _dead_since(view), how="left", on=[s.SOURCE]).with_columns(
+    dead = dead.collect().lazy()  # a few percent of the orders; read twice below
+    dead = join_ids(dead, _dead_since(view, dead), how="left", on=[s.SOURCE]).with_columns(
         pl.coalesce(s.UPDATED_AT, "_dead_pull").alias("_refund_at")
     )
     shipments = view.warehouse(
@@ -175,7 +179,8 @@ def refund_not_stopped(view: View) -> RuleResult:
         pl.col(s.STATUS).alias("_wh_status"),
         pl.col(s.SHIPPED_AT).alias("_wh_shipped_at"),
     ).filter(~pl.col("_wh_status").is_in(s.DEAD_STATUSES).fill_null(False))
-    joined = join_ids(dead, shipments)
+    # Settled once: the hits and the gap both read it (dead orders' parcels only, so small).
+    joined = join_ids(dead, shipments).collect().lazy()
     wh_shipped = (
         pl.col("_wh_status").is_in(s.SHIPPED_STATUSES).fill_null(False)
         | pl.col("_wh_shipped_at").is_not_null()
