@@ -429,7 +429,9 @@ class _OrderFile(_FileMapper):
             for c in frame.columns
             if c not in (schema.SOURCE_FILE, schema.SOURCE_ROW, schema.CHANNEL, "__qty")
         ]
-        return frame.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in data))
+        keep = frame.select(pl.any_horizontal(pl.col(c).is_not_null() for c in data)).to_series()
+        # Filtering copies every column; most exports have no blank rows at all.
+        return frame if keep.all() else frame.filter(keep)
 
     def _order_ids(self, frame: pl.DataFrame, line_level: bool) -> pl.DataFrame:
         """Warehouse cells listing several orders become one row per order (merged shipment)."""
@@ -439,7 +441,20 @@ class _OrderFile(_FileMapper):
                 pl.lit("").alias(schema.SHIPMENT_ID),
                 pl.lit(None, dtype=pl.List(pl.String)).alias(schema.MERGED_WITH),
             )
-        split = values.split_ids(frame["__order_cell"], self.source.order_id_separator)
+        cells = frame["__order_cell"]
+        separator = self.source.order_id_separator
+        if not (
+            cells.str.contains(separator).any() or cells.str.contains("\x1f", literal=True).any()
+        ):
+            # No cell lists several orders: one id per row, nothing to split or explode.
+            frame = frame.with_columns(
+                values.clean_ids(cells).alias(schema.ORDER_ID),
+                pl.lit(None, dtype=pl.List(pl.String)).alias(schema.MERGED_WITH),
+            )
+            if schema.SHIPMENT_ID not in frame.columns:
+                frame = frame.with_columns(self._derived_shipment(frame, line_level))
+            return frame
+        split = values.split_ids(cells, separator)
         frame = frame.with_columns(split.alias(schema.ORDER_ID))
         frame = frame.with_columns(
             pl.when(pl.col(schema.ORDER_ID).list.len() > 1)
@@ -478,7 +493,13 @@ class _OrderFile(_FileMapper):
         orders and keep their values as they are.
         """
         key = [schema.ORDER_ID, schema.SHIPMENT_ID]
-        repeated = frame.select(pl.struct(key).is_duplicated()).to_series()
+        # Distinct order-id hashes mean distinct keys (far cheaper than finding duplicates).
+        distinct = frame.select(pl.col(schema.ORDER_ID).hash().n_unique()).item() == frame.height
+        repeated = (
+            pl.repeat(False, frame.height, eager=True)
+            if distinct
+            else frame.select(pl.struct(key).is_duplicated()).to_series()
+        )
         if line_level:
             # A one-element list per row; reshape is far cheaper than concat_list here.
             line = pl.struct(

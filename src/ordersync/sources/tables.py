@@ -327,9 +327,16 @@ def _frame_under_header(
     file: str,
     sheet: str | None,
 ) -> tuple[pl.DataFrame, list[str], tuple[str, ...]]:
-    """The data rows under the header, named by it. Empty header cells are named `__empty_<letter>`;
+    """The data rows under the header, named by it (see _header_names)."""
+    headers, duplicated = _header_names(grid.row(header_index), absolute)
+    frame = grid.slice(header_index + 1).rename(dict(zip(grid.columns, headers, strict=True)))
+    return frame, headers, duplicated
+
+
+def _header_names(row: Sequence[Any], absolute: Sequence[int]) -> tuple[list[str], tuple[str, ...]]:
+    """Column names from a header row's cells. Empty header cells are named `__empty_<letter>`;
     a repeated header keeps its first column's name and the copies become `name__2`, … ."""
-    cells = [_clean_header(c) for c in grid.row(header_index)]
+    cells = [_clean_header(c) for c in row]
     counts = Counter(c for c in cells if c)
     duplicated = sorted(h for h, n in counts.items() if n > 1)
     headers: list[str] = []
@@ -343,8 +350,7 @@ def _frame_under_header(
             headers.append(cell if seen[cell] == 1 else f"{cell}__{seen[cell]}")
         else:
             headers.append(cell)
-    frame = grid.slice(header_index + 1).rename(dict(zip(grid.columns, headers, strict=True)))
-    return frame, headers, tuple(duplicated)
+    return headers, tuple(duplicated)
 
 
 # --- csv -----------------------------------------------------------------------------------
@@ -421,11 +427,56 @@ def _read_csv(
 ) -> RawTable:
     file = str(path)
     data = path.read_bytes()
+    head = _utf8_head(data) if encoding is None else None
+    if head is not None:
+        # Polars checks the rest of the bytes as it parses: it rejects invalid UTF-8, and
+        # then the whole file is decoded below (which reports mixed or other encodings).
+        try:
+            return _parse_csv(
+                head, data.removeprefix(b"\xef\xbb\xbf"), key_headers, header_row, file
+            )
+        except _NotUtf8:
+            pass
     content, is_utf8 = _decode(data, file, encoding)
     if not content.strip():
         raise InputError("the file has no content (only whitespace)", file=file)
     # UTF-8 bytes go to Polars as they are; anything else is re-encoded once.
-    utf8 = data.removeprefix(b"\xef\xbb\xbf") if is_utf8 else None
+    utf8 = data.removeprefix(b"\xef\xbb\xbf") if is_utf8 else content.encode("utf-8")
+    try:
+        return _parse_csv(content, utf8, key_headers, header_row, file)
+    except _NotUtf8 as exc:
+        raise InputError(f"not a well-formed csv file: {exc}", file=file) from None
+
+
+class _NotUtf8(Exception):
+    pass
+
+
+# Bytes decoded up front to find the header in; a UTF-8 file's rest is checked by Polars.
+_HEAD_BYTES = 1 << 20
+
+
+def _utf8_head(data: bytes) -> str | None:
+    """The file's first lines (up to ~1 MiB) as text, when they are UTF-8 and not blank."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    chunk = data[start : start + _HEAD_BYTES]
+    # Cut after the last complete line, unless the chunk is the whole file.
+    cut = len(chunk) if start + len(chunk) >= len(data) else chunk.rfind(b"\n") + 1
+    if cut <= 0:
+        return None
+    try:
+        head = chunk[:cut].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return head if head.strip() else None
+
+
+def _parse_csv(
+    content: str, utf8: bytes, key_headers: Sequence[str], header_row: int | None, file: str
+) -> RawTable:
+    """Parse UTF-8 csv bytes; `content` is their text, or at least its first lines."""
     # Find the header with the csv module on the first lines only; Polars reads the rest.
     search = max(HEADER_SEARCH_ROWS, header_row or 0)
     head_lines = list(csv.reader(io.StringIO(_first_lines(content, search))))
@@ -439,7 +490,7 @@ def _read_csv(
     header_cells = head_lines[header_index] if header_index < len(head_lines) else []
     try:
         frame = pl.read_csv(
-            io.BytesIO(utf8 if utf8 is not None else content.encode("utf-8")),
+            utf8,
             skip_rows=header_index,
             has_header=True,
             infer_schema=False,
@@ -448,15 +499,12 @@ def _read_csv(
     except pl.exceptions.NoDataError:
         frame = pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(header_cells))})
     except pl.exceptions.ComputeError as exc:
+        if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
+            raise _NotUtf8(str(exc)) from None
         raise InputError(f"not a well-formed csv file: {exc}", file=file) from None
-    grid_header = pl.DataFrame(
-        [header_cells + [None] * (frame.width - len(header_cells))],
-        schema=frame.columns,
-        orient="row",
-    )
-    frame, _, duplicates = _frame_under_header(
-        pl.concat([grid_header, frame]), 0, list(range(frame.width)), key_headers, file, None
-    )
+    padded = header_cells + [None] * (frame.width - len(header_cells))
+    headers, duplicates = _header_names(padded, list(range(frame.width)))
+    frame = frame.rename(dict(zip(frame.columns, headers, strict=True)))
     first = header_index + 2
     rows = pl.int_range(first, first + frame.height, eager=True)
     return RawTable(frame, rows, file, None, header_index + 1, False, None, duplicates)

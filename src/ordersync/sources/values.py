@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -255,7 +256,8 @@ def timestamps(
     # A local time that does not exist (skipped by a DST change) also falls to the slow path,
     # which reports it; an ambiguous one (repeated hour) takes the earlier instant.
     quick = _localise(
-        series.str.strptime(pl.Datetime("us"), _NAIVE_FORMATS[0], strict=False), timezone
+        series.str.strptime(pl.Datetime("us"), _NAIVE_FORMATS[0], strict=False, cache=False),
+        timezone,
     )
     if quick.null_count() == series.null_count():
         return quick.alias(name)
@@ -302,11 +304,46 @@ def timestamps(
 
 
 def _localise(naive: pl.Series, timezone: str) -> pl.Series:
+    offset = _fixed_offset(naive, timezone)
+    if offset is not None:
+        # No clock change within the column's span: one subtraction instead of a zone lookup
+        # per value (same result).
+        return (naive - offset).dt.replace_time_zone("UTC").cast(schema.Timestamp)
     return (
         naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
         .dt.convert_time_zone("UTC")
         .cast(schema.Timestamp)
     )
+
+
+# Longest span checked for clock changes (beyond it, every value is looked up).
+_FIXED_OFFSET_SPAN = timedelta(days=3 * 366)
+
+
+def _fixed_offset(naive: pl.Series, timezone: str) -> timedelta | None:
+    """The zone's UTC offset if it is the same for every local time from the column's first to
+    its last value, else None. Sampled every 15 minutes: a clock change shows as two samples
+    with different offsets (no zone changes its clock twice within 15 minutes)."""
+    low, high = naive.min(), naive.max()
+    if not isinstance(low, datetime) or not isinstance(high, datetime):
+        return None
+    if high - low > _FIXED_OFFSET_SPAN:
+        return None
+    samples = pl.concat(
+        [
+            pl.datetime_range(low, high, "15m", time_unit="us", eager=True),
+            pl.Series([high], dtype=pl.Datetime("us")),
+        ]
+    )
+    utc = (
+        samples.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+        .dt.convert_time_zone("UTC")
+        .dt.replace_time_zone(None)
+    )
+    if utc.null_count():
+        return None
+    offsets = (samples - utc).unique()
+    return offsets[0] if len(offsets) == 1 else None
 
 
 def _epoch(
@@ -380,6 +417,57 @@ def packed_items(series: pl.Series, where: Where, header: str) -> pl.Series:
     A sku without a quantity counts once. Repeated skus in one cell are summed.
     """
     raw = text(series)
+    several = raw.str.contains(_ITEM_LIST_SEPARATORS).fill_null(False)
+    if not several.any():
+        return _single_items(raw).alias(series.name)
+    if several.mean() < 0.5:  # type: ignore[operator]
+        # Most cells hold one item: only the others go through the split and group-by.
+        index = several.arg_true()
+        packed = _packed_items(raw.gather(index))
+        single = _single_items(raw)
+        merged = pl.DataFrame({"i": pl.int_range(len(raw), eager=True, dtype=pl.UInt32)})
+        merged = merged.join(
+            pl.DataFrame({"i": index, "p": packed}), on="i", how="left", maintain_order="left"
+        )
+        return (
+            pl.select(pl.when(pl.lit(several)).then(merged["p"]).otherwise(pl.lit(single)))
+            .to_series()
+            .cast(schema.ItemsDtype)
+            .alias(series.name)
+        )
+    return _packed_items(raw).alias(series.name)
+
+
+_ITEM_LIST_SEPARATORS = r"[;；,，|\x1f]"
+_ITEM_PAIR = r"^(.*?)\s*[*×:：]\s*(\d+)$"
+
+
+def _single_items(raw: pl.Series) -> pl.Series:
+    """Cells holding one "SKU*2" item each (no list separator): a one-item list per cell,
+    null for an empty cell. The same values the general path gives, without its group-by."""
+    cells = pl.DataFrame({"cell": raw}).select(pl.col("cell").str.strip_chars())
+    # One regex pass for both groups, materialised once (the fields are read twice below).
+    pairs = cells.select(
+        "cell", pl.col("cell").str.extract_groups(_ITEM_PAIR).alias("pair")
+    ).unnest("pair")
+    sku, qty = pairs.columns[1], pairs.columns[2]
+    line = pl.struct(
+        pl.when(pl.col(sku).is_null())
+        .then(pl.col("cell"))
+        .otherwise(pl.col(sku))
+        .str.strip_chars()
+        .alias("sku"),
+        pl.col(qty).cast(pl.Int64).fill_null(1).alias("qty"),
+    )
+    return pairs.select(
+        pl.when(pl.col("cell").is_not_null() & (pl.col("cell") != ""))
+        .then(line.reshape((-1, 1)).arr.to_list())
+        .otherwise(None)
+        .cast(schema.ItemsDtype)
+    ).to_series()
+
+
+def _packed_items(raw: pl.Series) -> pl.Series:
     frame = pl.DataFrame({"i": pl.int_range(len(raw), eager=True), "cell": raw})
     parts = (
         frame.with_columns(pl.col("cell").str.replace_all(r"[;；,，|]", "\x1f").str.split("\x1f"))
@@ -399,7 +487,7 @@ def packed_items(series: pl.Series, where: Where, header: str) -> pl.Series:
             pl.col("qty").fill_null(1),
         )
     )
-    return group_items(parts.select("i", "sku", "qty"), "i", len(raw)).alias(series.name)
+    return group_items(parts.select("i", "sku", "qty"), "i", len(raw))
 
 
 def group_items(lines: pl.DataFrame, key: str, height: int) -> pl.Series:
