@@ -61,3 +61,68 @@ def test_unreadable_evidence_keeps_every_column() -> None:
     evidence = pl.Series([json.dumps(DOC), "not json"])
     kinds = ev.kinds_present(evidence)
     assert ev.used_columns("status_mismatch", evidence) == ev.columns_for("status_mismatch", kinds)
+
+
+def _variants() -> list[str]:
+    """Documents covering each converter, masking branch and the odd shapes."""
+    base = {
+        "source": "tb",
+        "source_kind": "channel",
+        "status": "shipped",
+        "raw_status": "卖家已发货",
+        "paid_at": "2026-11-20T02:10:00Z",
+        "shipped_at": "2026-11-20T02:10:00.5+05:30",
+        "updated_at": "2026-11-20T02:10:00",
+        "amount": "59.90",
+        "tracking_no": ["ZT1", "ZT2"],
+        "carrier": "ZTO",
+        "receiver_name": " 欧阳娜娜 ",
+        "receiver_phone": "+86 138-1234-5678",
+        "address": "浙江省杭州市西湖区文三路1号",
+        "items": [{"sku": "A", "qty": 2}, {"qty": 1}],
+    }
+    changes: list[dict[str, object]] = [
+        {},
+        {"province": "北京市", "city": "北京市", "district": "朝阳区", "address": "北京市朝阳区x"},
+        {"address": "1 Main St, Springfield", "receiver_phone": "010-1234567", "carrier": "??"},
+        {"address": "  ", "receiver_name": "A*", "receiver_phone": "12", "status": "odd"},
+        {"receiver_name": "=cmd", "address": '=HYPERLINK("x")', "raw_status": "shipped"},
+        {"paid_at": "2026-02-30T00:00:00Z", "updated_at": "bad", "amount": "abc"},
+        {"amount": 12.5, "shipment_id": 7},  # numbers where text is expected: CellMaker
+        {"tracking_no": [], "items": [], "status": "", "receiver_phone": ""},
+    ]
+    docs = []
+    for change in changes:
+        doc = {
+            "orders": [{**base, **change}, {"source": "wms", "source_kind": "warehouse"}],
+            "tracking": [{"source": "k", "tracking_status": "no_record", "last_event_at": None}],
+            "facts": {"threshold": "24h", "age_hours": 44.0, "ids": ["a", "b"]},
+        }
+        docs.append(json.dumps(doc, ensure_ascii=False))
+    two = json.loads(docs[0])
+    two["orders"].append({"source": "tb2", "source_kind": "channel", "status": "paid"})
+    nested = json.loads(docs[0])
+    nested["facts"] = {"by": {"x": 1}}
+    return [*docs, json.dumps(two), json.dumps(nested), "", "not json", '{"orders": [5]}']
+
+
+def test_vectorised_cells_equal_the_cell_maker() -> None:
+    docs = _variants()
+    columns = ev.columns_for("address_mismatch", [*ev.ORDER_KINDS, ev.TRACKING])
+    columns += ev.columns_for("refund_not_stopped", ["channel"])
+    columns += ev.columns_for("item_mismatch", ["channel"])
+    for lang in ("zh", "en"):
+        for mask in (True, False):
+            frame, slow = ev.fast_cells(pl.Series(docs), columns, lang, "Asia/Shanghai", mask)
+            maker = ev.CellMaker(lang, ZoneInfo("Asia/Shanghai"), mask)  # type: ignore[arg-type]
+            for doc, got, is_slow in zip(docs, frame.rows(), slow, strict=True):
+                if is_slow:
+                    assert all(v is None for v in got)
+                    continue
+                parsed = ev.parse(doc)
+                groups = maker.group(parsed)
+                want = [maker.cell(groups, c) for c in columns] + [ev.facts_text(parsed)]
+                assert list(got) == [None if v == "" else v for v in want], doc
+            # The shapes the vectorised path leaves to CellMaker.
+            odd = [True, True, False, True, True, False, True, True]
+            assert slow.to_list() == [False] * 5 + odd

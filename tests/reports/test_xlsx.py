@@ -231,3 +231,37 @@ def test_a_crash_leaves_the_previous_workbook(
         write_workbook(result, target)
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["report.xlsx"]
+
+
+def test_formula_looking_text_in_every_text_column_stays_text(tmp_path: Path) -> None:
+    risky = ["=1+1", "{=SUM(A1)}", "+1", "-x", "@a", "\tx", "\rx"]
+    rows = [
+        finding(
+            f"r{i}",
+            "stuck_order",
+            value,
+            value,
+            detail=value,
+            action=value,
+            facts={value.strip(): 1},
+            state="acknowledged" if i % 2 else "open",
+        )
+        for i, value in enumerate(risky)
+    ]
+    for row, value in zip(rows, risky, strict=True):
+        row[schema.MESSAGE_ZH] = value
+        if row[schema.ACK_NOTE]:
+            row[schema.ACK_NOTE] = value
+    path = write_workbook(build_result(rows), tmp_path / "risky.xlsx")
+    ws = openpyxl.load_workbook(path)[rule_name("stuck_order", "zh")]
+    seen = 0
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, str) and cell.value in risky:
+                assert cell.data_type == "s"
+                # "{=" is no formula start for Excel once typed as text; the rest are quoted.
+                assert cell.quotePrefix == (not cell.value.startswith("{"))
+                seen += 1
+    assert seen >= len(risky) * 3
+    with zipfile.ZipFile(path) as archive:
+        assert not any(b"<f>" in archive.read(n) for n in archive.namelist() if "worksheets" in n)

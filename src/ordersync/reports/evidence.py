@@ -18,7 +18,7 @@ import polars as pl
 from ordersync import schema
 from ordersync.reports import labels
 from ordersync.reports.labels import Lang
-from ordersync.reports.safety import mask_address, mask_name, mask_phone
+from ordersync.reports.safety import ADDRESS_LEVELS, mask_address, mask_name, mask_phone
 
 ORDER_KINDS = ("channel", "oms", "warehouse")
 TRACKING = "carrier"
@@ -390,3 +390,315 @@ def _fact(value: Any) -> str:
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return str(value)
+
+
+# --- vectorised cells ------------------------------------------------------------------------
+#
+# `CellMaker` renders one document at a time in Python. `fast_cells` renders a whole chunk of
+# documents with Polars for the regular case: every value has the JSON type the layout says,
+# each kind of source has at most one entry and times are plain ISO 8601. Rows outside that case
+# are flagged so the caller renders them with `CellMaker`, which stays the reference.
+
+# Python's str.strip() and \s also treat \x1c-\x1f as white space; Rust's do not.
+_PY_SPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+_PY_SPACE_RUN = r"[\s\x1c-\x1f]+"  # Rust's \s is Unicode White_Space, without \x1c-\x1f
+_TEXT_FIELDS = (
+    "source",
+    "source_kind",
+    schema.STATUS,
+    schema.RAW_STATUS,
+    schema.CARRIER,
+    schema.SHIPMENT_ID,
+    schema.RECEIVER_NAME,
+    schema.RECEIVER_PHONE,
+    schema.PROVINCE,
+    schema.CITY,
+    schema.DISTRICT,
+    schema.ADDRESS,
+    schema.AMOUNT,
+    schema.TRACKING_STATUS,
+    *sorted(TIME_FIELDS),
+)
+# A value that is not a JSON string (or null) where the layout has text, or an odd list.
+_IRREGULAR = "|".join(
+    (
+        r'"(?:' + "|".join(_TEXT_FIELDS) + r')"\s*:\s*[^"n\s]',
+        r'"tracking_no"\s*:\s*(?:[^"n\[\s]|\[\s*[^"\]\s])',
+        r'"tracking_no"\s*:\s*\[[^\]]*?[\[,]\s*[^"\s]',
+        r'"items"\s*:\s*(?:[^n\[\s]|\[\s*[^{\]\s])',
+        r'"(?:sku|qty)"\s*:\s*(?:[^"\-0-9\s]|-?[0-9]+[.eE]|-?[0-9]{16})',
+    )
+)
+_TIME_AWARE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:[0-5]\d(?:\.\d{1,6})?(?:[+-]\d{2}:\d{2}|Z)$"
+_TIME_NAIVE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:[0-5]\d(?:\.\d{1,6})?$"
+# The facts object when it holds no nested object and no escaped text (else: CellMaker).
+_FACTS_KEY = r'"facts"\s*:'
+_FACTS_FLAT = r'"facts"\s*:\s*(\{(?:[^{}"\\]|"[^"\\]*")*\})'
+_STARS = "*" * 64
+
+
+def _mapped(column: pl.Expr, pairs: dict[str, tuple[str, str]], lang: Lang) -> pl.Expr:
+    index = 0 if lang == "zh" else 1
+    mapping = {key: pair[index] for key, pair in pairs.items()}
+    return column.replace_strict(mapping, default=column, return_dtype=pl.String)
+
+
+def _nonempty(column: pl.Expr) -> pl.Expr:
+    return pl.when(column != "").then(column)
+
+
+def _fast_time(raw: pl.Expr, timezone: str) -> tuple[pl.Expr, pl.Expr]:
+    """(the time in `timezone`, naive; whether the value is outside the fast path)."""
+    aware = raw.str.contains(_TIME_AWARE)
+    naive = raw.str.contains(_TIME_NAIVE)
+    parsed_aware = (
+        raw.str.replace(r"Z$", "+00:00")
+        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", time_unit="us", time_zone="UTC", strict=False)
+        .dt.convert_time_zone(timezone)
+        .dt.replace_time_zone(None)
+    )
+    parsed_naive = raw.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False)
+    value = pl.when(aware).then(parsed_aware).when(naive).then(parsed_naive)
+    odd = (raw != "") & ~aware & ~naive
+    return value, odd.fill_null(False)
+
+
+def _mask_name(raw: pl.Expr) -> pl.Expr:
+    text = raw.str.strip_chars(_PY_SPACE)
+    stars = (text.str.len_chars() - 1).clip(1, 3)
+    masked = text.str.slice(0, 1) + pl.lit(_STARS).str.slice(0, stars)
+    keep = (text == "") | text.str.contains("*", literal=True)
+    return pl.when(keep).then(text).otherwise(masked)
+
+
+def _mask_phone(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    text = raw.str.strip_chars(_PY_SPACE)
+    digits = text.str.replace_all(r"\D", "")
+    digits = (
+        pl.when((digits.str.len_chars() == 13) & digits.str.starts_with("86"))
+        .then(digits.str.slice(2))
+        .otherwise(digits)
+    )
+    n = digits.str.len_chars()
+    masked = (
+        pl.when((n == 11) & digits.str.starts_with("1"))
+        .then(digits.str.head(3) + "****" + digits.str.tail(4))
+        .when(n >= 7)
+        .then(digits.str.head(3) + pl.lit(_STARS).str.slice(0, n - 5) + digits.str.tail(2))
+        .when(n > 0)
+        .then(pl.lit(_STARS).str.slice(0, n))
+        .otherwise(pl.lit("***"))
+    )
+    has_star = text.str.contains("*", literal=True)
+    odd = (~has_star & (n > len(_STARS))).fill_null(False)
+    shown = pl.when(raw.is_null()).then(raw).when(has_star).then(text).otherwise(masked)
+    return shown, odd
+
+
+def _joined_parts(parts: list[pl.Expr]) -> pl.Expr:
+    """The truthy parts joined, each once, in order (`"".join(dict.fromkeys(parts))`)."""
+    p, c, d = (_nonempty(x) for x in parts)
+    keep_c = c.is_not_null() & (c != p).fill_null(True)
+    keep_d = d.is_not_null() & (d != p).fill_null(True) & (d != c).fill_null(True)
+    return pl.concat_str(
+        [
+            p.fill_null(""),
+            pl.when(keep_c).then(c).otherwise(pl.lit("")),
+            pl.when(keep_d).then(d).otherwise(pl.lit("")),
+        ]
+    )
+
+
+def _address(entry: pl.Expr, mask: bool) -> pl.Expr:
+    province, city, district = (entry.struct.field(f) for f in _ADDRESS_PARTS[:3])
+    detail = entry.struct.field(schema.ADDRESS)
+    head = _joined_parts([province, city, district])
+    if not mask:
+        whole = (
+            pl.when((detail != "") & (head != "") & detail.str.starts_with(head))
+            .then(detail)
+            .otherwise(head + detail.fill_null(""))
+        )
+        return _nonempty(whole)
+    detail = pl.when(head == "").then(detail)  # the parts win; skip the regexes for them
+    text = detail.str.strip_chars(_PY_SPACE)
+    western = (
+        pl.when(text.str.contains(",", literal=True))
+        .then("****" + pl.lit(",") + text.str.splitn(",", 2).struct.field("field_1"))
+        .otherwise(pl.lit("****"))
+    )
+    rest = text.str.replace_all(_PY_SPACE_RUN, "")
+    kept = []
+    for pattern in ADDRESS_LEVELS:
+        found = rest.str.extract("(" + pattern.pattern + ")", 1).fill_null("")
+        kept.append(found)
+        rest = rest.str.slice(found.str.len_chars())
+    chinese = pl.concat_str(kept) + "****"
+    by_detail = (
+        pl.when(detail.is_null() | (detail == ""))
+        .then(pl.lit(None, pl.String))
+        .when(text.str.contains(r"[\u4e00-\u9fff]"))
+        .then(chinese)
+        .otherwise(western)
+    )
+    return pl.when(head != "").then(head + "****").otherwise(by_detail)
+
+
+def _fact_texts(facts: pl.Series) -> pl.Series:
+    """facts_text for each document's facts object, rendered once per distinct object."""
+    rendered: dict[str | None, str | None] = {None: None}
+    out = []
+    for raw in facts:
+        text = rendered.get(raw, "")
+        if text == "":
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                value = None
+            text = rendered[raw] = facts_text({"facts": value})
+        out.append(text)
+    return pl.Series(out, dtype=pl.String)
+
+
+def _decode(evidence: pl.Series, dtype: pl.DataType) -> tuple[pl.Series, pl.Series]:
+    """Decode the documents, and which ones failed (null): halves are retried on an error."""
+    try:
+        return evidence.str.json_decode(dtype), pl.Series([False] * evidence.len())
+    except pl.exceptions.PolarsError:
+        if evidence.len() <= 1:
+            return pl.Series([None] * evidence.len(), dtype=dtype), pl.Series(
+                [True] * evidence.len()
+            )
+    half = evidence.len() // 2
+    head, head_failed = _decode(evidence.slice(0, half), dtype)
+    tail, tail_failed = _decode(evidence.slice(half), dtype)
+    return head.append(tail), head_failed.append(tail_failed)
+
+
+def fast_cells(
+    evidence: pl.Series, columns: list[EvidenceColumn], lang: Lang, timezone: str, mask: bool
+) -> tuple[pl.DataFrame, pl.Series]:
+    """Each column's cell values and the facts text for a chunk of documents, vectorised.
+
+    Returns a frame with one typed column per evidence column (String, Float64 or a naive
+    Datetime in `timezone`) and a `facts` column, and a boolean Series of the rows to render
+    with `CellMaker` instead (their values in the frame are null).
+    """
+    evidence = evidence.replace("", None)
+    order_fields = {c.field for c in columns if c.kind != TRACKING}
+    if schema.ADDRESS in order_fields:
+        order_fields |= set(_ADDRESS_PARTS)
+    if schema.STATUS in order_fields:
+        order_fields.add(schema.RAW_STATUS)
+    tracking_fields = {c.field for c in columns if c.kind == TRACKING}
+    item = pl.Struct({"sku": pl.String(), "qty": pl.String()})
+    list_fields: dict[str, pl.DataType] = {
+        schema.TRACKING_NO: pl.List(pl.String()),
+        schema.ITEMS: pl.List(item),
+    }
+
+    def struct(fields: set[str], extra: dict[str, pl.DataType]) -> pl.DataType:
+        return pl.List(
+            pl.Struct({**extra, **{f: list_fields.get(f, pl.String()) for f in sorted(fields)}})
+        )
+
+    dtype = pl.Struct(
+        {
+            "orders": struct(order_fields, {"source_kind": pl.String(), "facts": pl.String()}),
+            "tracking": struct(tracking_fields, {"facts": pl.String()}),
+        }
+    )
+    decoded, failed = _decode(evidence, dtype)
+    frame = pl.DataFrame({"doc": decoded, "raw": evidence, "failed": failed})
+    doc, raw = pl.col("doc"), pl.col("raw")
+    orders = doc.struct.field("orders")
+    kind_of = pl.element().struct.field("source_kind")
+    odd = [
+        pl.col("failed"),
+        raw.str.contains(_IRREGULAR),
+        orders.list.eval(kind_of == TRACKING).list.any(),
+    ]
+    entries: dict[str, pl.Expr] = {}
+    for kind in dict.fromkeys(c.kind for c in columns):
+        if kind == TRACKING:
+            found = doc.struct.field("tracking").list.eval(
+                pl.element().filter(pl.element().is_not_null())
+            )
+        else:
+            found = orders.list.eval(pl.element().filter(kind_of == kind))
+        odd.append(found.list.len() > 1)
+        entries[kind] = found.list.first().alias(f"_entry_{kind}")
+    # Each kind's entry once, as a column: the cell expressions below all read from it.
+    frame = frame.select(
+        raw, pl.any_horizontal([o.fill_null(False) for o in odd]).alias("_odd"), *entries.values()
+    )
+    odd = [pl.col("_odd")]
+    entries = {kind: pl.col(f"_entry_{kind}") for kind in entries}
+    values: list[pl.Expr] = []
+    for index, column in enumerate(columns):
+        entry = entries[column.kind]
+        field = column.field
+        value: pl.Expr
+        if field == schema.ADDRESS:
+            value = _address(entry, mask)
+        elif field == schema.TRACKING_NO and column.kind != TRACKING:
+            value = _nonempty(entry.struct.field(field).list.join(", "))
+        elif field == schema.ITEMS:
+            items = entry.struct.field(field)
+            one = (
+                pl.element().struct.field("sku").fill_null("?")
+                + "×"
+                + pl.element().struct.field("qty").fill_null("?")
+            )
+            value = pl.when(items.list.len() > 0).then(items.list.eval(one).list.join(", "))
+        else:
+            text = _nonempty(entry.struct.field(field))
+            if field in TIME_FIELDS:
+                value, late = _fast_time(text, timezone)
+                odd.append(late)
+            elif field == schema.AMOUNT:
+                value = text.cast(pl.Float64, strict=False)
+                odd.append((text.is_not_null() & value.is_null()).fill_null(False))
+            elif field == schema.STATUS:
+                label = _mapped(text, labels.STATUS_NAMES, lang)
+                source_text = _nonempty(entry.struct.field(schema.RAW_STATUS))
+                value = (
+                    pl.when(source_text.is_not_null() & (source_text != label))
+                    .then(label + " (" + source_text + ")")
+                    .otherwise(label)
+                )
+            elif field == schema.TRACKING_STATUS:
+                value = _mapped(text, labels.STATUS_NAMES, lang)
+            elif field == schema.CARRIER:
+                index_ = 0 if lang == "zh" else 1
+                names = {k: v[index_] for k, v in labels.CARRIER_NAMES.items()}
+                value = text.str.to_lowercase().replace_strict(
+                    names, default=text, return_dtype=pl.String
+                )
+            elif field == schema.RECEIVER_NAME and mask:
+                value = _mask_name(text)
+            elif field == schema.RECEIVER_PHONE and mask:
+                value, long = _mask_phone(text)
+                odd.append(long)
+            else:
+                value = text
+        values.append(value.alias(f"c{index}"))
+    # One "facts" key (an entry's own "facts" is decoded above as text, or fails the decode).
+    facts = raw.str.extract(_FACTS_FLAT, 1)
+    odd.append(raw.str.count_matches(_FACTS_KEY) > 1)
+    odd.append(facts.is_null() & raw.str.contains(_FACTS_KEY + r"\s*\{"))
+    slow = pl.any_horizontal([o.fill_null(False) for o in odd]).alias("slow")
+    out = frame.lazy().select(*values, facts.alias("facts_json"), slow).collect()
+    slow_rows = out.get_column("slow")
+    out = out.select(
+        pl.when(~pl.col("slow") & (pl.col(name) != "").fill_null(True))
+        .then(pl.col(name))
+        .alias(name)
+        if dtype == pl.String
+        else pl.when(~pl.col("slow")).then(pl.col(name)).alias(name)
+        for name, dtype in out.schema.items()
+        if name != "slow"
+    )
+    return out.with_columns(_fact_texts(out.get_column("facts_json")).alias("facts")).drop(
+        "facts_json"
+    ), slow_rows

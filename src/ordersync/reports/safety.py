@@ -106,6 +106,8 @@ _PROVINCE = re.compile(r"^.{1,8}?(?:特别行政区|自治区|省)|^(?:北京|�
 _CITY = re.compile(r"^.{1,10}?(?:自治州|地区|盟|市)")
 _DISTRICT = re.compile(r"^.{1,10}?(?:区|县|旗|市)")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+# The leading parts mask_address keeps, in order (shared with the vectorised evidence cells).
+ADDRESS_LEVELS = (_PROVINCE, _CITY, _DISTRICT)
 
 
 def mask_address(

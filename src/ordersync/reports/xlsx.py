@@ -6,11 +6,18 @@ row by row, so a million findings need no more memory than a few. Everything is 
 
 Excel has no time zones: every time is converted to `timezone` and the header says which.
 Buyer text is always written as a text cell, never a formula, whatever it starts with.
+
+Each detail sheet is rendered in chunks with Polars (labels, masking, evidence cells, the
+plain/quoted choice for text) so the write loop only steps over precomputed values and calls
+write_string / write_number / write_datetime with a precomputed format; never write() or
+write_row(), whose type detection must not see buyer text. Evidence the vectorised path does not
+cover (see evidence.fast_cells) is rendered row by row with evidence.CellMaker.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -389,7 +396,6 @@ def _write_rule_sheet(
     ws = wb.add_worksheet(plan.name)
     rule = plan.rule or ""
     ev_columns = ev.used_columns(rule, part[schema.EVIDENCE])
-    maker = ev.CellMaker(lang, zone, mask)
     tz_label = timezone
 
     base_keys = [k for k, _ in _BASE_COLUMNS]
@@ -407,88 +413,149 @@ def _write_rule_sheet(
     _header(ws, titles, widths, fmt)
     ws.autofilter(0, 0, max(part.height, 1), len(titles) - 1)
 
-    n_ev = len(ev_columns)
-    tail_at = len(base_keys) + n_ev
-    severity_fmt = fmt.severity
-    severity_label = {s: labels.severity_name(s, lang) for s in schema.SEVERITIES}
-    state_label = {s: labels.state_name(s, lang) for s in schema.FINDING_STATES}
-    action_cache: dict[tuple[str | None, str | None], str] = {}
-    base = part.select(
-        schema.FINDING_ID,
-        schema.SEVERITY,
-        schema.STATE,
-        schema.ORDER_ID,
-        schema.CHANNEL,
-        schema.DETAIL,
-        MESSAGE,
-        pl.col(schema.AMOUNT).cast(pl.Float64),
-        schema.ACTION,
-        schema.FIRST_SEEN,
-        schema.LAST_SEEN,
-        AGE_DAYS,
-        schema.ACK_NOTE,
+    cells: list[tuple[int, str, Format | None, pl.Expr]] = [
+        *_text(0, pl.col(schema.FINDING_ID), fmt),
+        *_severity(1, lang, fmt),
+        *_text(2, _label(pl.col(schema.STATE).cast(pl.String), labels.STATE_NAMES, lang), fmt),
+        *_text(3, pl.col(schema.ORDER_ID), fmt),
+        *_text(4, pl.col(schema.CHANNEL), fmt),
+        *_text(5, pl.col(schema.DETAIL), fmt),
+        *_text(6, pl.col(MESSAGE), fmt),
+        (7, "number", fmt.money, pl.col(schema.AMOUNT).cast(pl.Float64)),
+    ]
+    tail_at = len(base_keys) + len(ev_columns)
+    for c, column in enumerate(ev_columns, start=len(base_keys)):
+        cells.extend(_typed(c, pl.col(f"c{c - len(base_keys)}"), column, fmt))
+    cells += [
+        *_text(tail_at, pl.col("facts"), fmt),
+        *_text(tail_at + 1, pl.col("_action"), fmt),
+        (tail_at + 2, "datetime", fmt.date, pl.col(schema.FIRST_SEEN)),
+        (tail_at + 3, "datetime", fmt.date, pl.col(schema.LAST_SEEN)),
+        (tail_at + 4, "number", fmt.age, pl.col(AGE_DAYS)),
+        *_text(tail_at + 5, pl.col(schema.ACK_NOTE), fmt),
+    ]
+
+    # Rows whose evidence the vectorised path does not cover are rendered one by one here.
+    maker = ev.CellMaker(lang, zone, mask)
+    indexed_columns = list(enumerate(ev_columns, start=len(base_keys)))
+
+    def slow_row(r: int, evidence: str) -> None:
+        doc = ev.parse(evidence)
+        groups = maker.group(doc)
+        for c, column in indexed_columns:
+            value = maker.cell(groups, column)
+            if value is not None:
+                _put(ws, r, c, value, fmt)
+        _put(ws, r, tail_at, ev.facts_text(doc), fmt)
+
+    for offset in range(0, part.height, WRITE_CHUNK):
+        chunk = part.slice(offset, WRITE_CHUNK)
+        evidence = chunk.get_column(schema.EVIDENCE)
+        extra, slow = ev.fast_cells(evidence, ev_columns, lang, timezone, mask)
+        chunk = _with_action_texts(
+            chunk.hstack(extra).with_columns(
+                pl.when(slow).then(pl.col(schema.EVIDENCE)).alias("_slow")
+            ),
+            rule,
+            lang,
+        )
+        _write_rows(ws, offset + 1, chunk, cells, slow_row)
+
+
+WRITE_CHUNK = 10_000  # rows rendered at a time: bounds the memory of the decoded evidence
+
+
+_FORMULA_START = "^[" + "".join(re.escape(c) for c in FORMULA_STARTS) + "]"
+
+
+def _text(col: int, value: pl.Expr, fmt: _Formats) -> list[tuple[int, str, Format, pl.Expr]]:
+    """A text cell as two candidates: plain, or quoted when it looks like a formula."""
+    value = pl.when(value != "").then(value)
+    too_long = (value.str.len_bytes() > EXCEL_MAX_TEXT) & (value.str.len_chars() > EXCEL_MAX_TEXT)
+    value = pl.when(too_long).then(value.str.slice(0, EXCEL_MAX_TEXT - 1) + "…").otherwise(value)
+    risky = value.str.contains(_FORMULA_START)
+    return [
+        (col, "string", fmt.text, pl.when(~risky).then(value)),
+        (col, "string", fmt.quoted, pl.when(risky).then(value)),
+    ]
+
+
+def _typed(
+    col: int, value: pl.Expr, column: ev.EvidenceColumn, fmt: _Formats
+) -> list[tuple[int, str, Format, pl.Expr]]:
+    """An evidence cell as fast_cells types it: a time, an amount or text."""
+    if column.is_time:
+        return [(col, "datetime", fmt.date, value)]
+    if column.is_money:
+        return [(col, "number", fmt.money, value)]
+    return _text(col, value, fmt)
+
+
+def _severity(col: int, lang: Lang, fmt: _Formats) -> list[tuple[int, str, Format, pl.Expr]]:
+    severity = pl.col(schema.SEVERITY).cast(pl.String)
+    return [
+        (col, "string", fmt.severity[s], pl.when(severity == s).then(pl.lit(name)))
+        for s in schema.SEVERITIES
+        for name in (labels.severity_name(s, lang),)
+    ]
+
+
+def _label(column: pl.Expr, pairs: dict[str, tuple[str, str]], lang: Lang) -> pl.Expr:
+    index = 0 if lang == "zh" else 1
+    mapping = {key: pair[index] for key, pair in pairs.items()}
+    return column.replace_strict(mapping, default=column, return_dtype=pl.String)
+
+
+def _with_action_texts(chunk: pl.DataFrame, rule: str, lang: Lang) -> pl.DataFrame:
+    """Add each row's suggested action (`_action`), worked out once per (action, detail)."""
+    keys = chunk.select(schema.ACTION, schema.DETAIL).unique()
+    lookup = keys.with_columns(
+        pl.Series(
+            "_action",
+            [labels.action_text(rule, detail, action, lang) for action, detail in keys.iter_rows()],
+            dtype=pl.String,
+        )
     )
-    n_base = base.width
-    rows = base.hstack([part[schema.EVIDENCE]])
-    put = _put
-    write_string = ws.write_string
-    plain, quoted = fmt.text, fmt.quoted
-    cell = maker.cell
-    indexed_columns = list(enumerate(ev_columns, start=8))
+    return chunk.join(
+        lookup,
+        on=[schema.ACTION, schema.DETAIL],
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    )
 
-    def put_text(r: int, c: int, value: str | None) -> None:
-        # The hot path: most cells are short text; only formula-looking text needs quoting.
-        if value:
-            if len(value) > EXCEL_MAX_TEXT:
-                value = excel_text(value)
-            write_string(r, c, value, quoted if value.startswith(FORMULA_STARTS) else plain)
 
-    for r, values in enumerate(rows.iter_rows(), start=1):
-        (
-            fid,
-            sev,
-            state,
-            order_id,
-            channel,
-            detail,
-            message,
-            amount,
-            action,
-            first_seen,
-            last_seen,
-            age,
-            note,
-        ) = values[:n_base]
-        put_text(r, 0, fid)
-        if sev is not None:
-            write_string(r, 1, severity_label[sev], severity_fmt[sev])
-        put_text(r, 2, state_label.get(state, state))
-        put_text(r, 3, order_id)
-        put_text(r, 4, channel)
-        put_text(r, 5, detail)
-        put_text(r, 6, message)
-        if amount is not None:
-            ws.write_number(r, 7, amount, fmt.money)
-        if values[n_base]:
-            doc = ev.parse(values[n_base])
-            groups = maker.group(doc)
-            for c, column in indexed_columns:
-                value = cell(groups, column)
-                if value is not None:
-                    put(ws, r, c, value, fmt)
-            put_text(r, tail_at, ev.facts_text(doc))
-        key = (action, detail)
-        text = action_cache.get(key)
-        if text is None:
-            text = action_cache[key] = labels.action_text(rule, detail, action, lang)
-        put(ws, r, tail_at + 1, text, fmt)
-        if first_seen is not None:
-            ws.write_datetime(r, tail_at + 2, first_seen, fmt.date)
-        if last_seen is not None:
-            ws.write_datetime(r, tail_at + 3, last_seen, fmt.date)
-        if age is not None:
-            ws.write_number(r, tail_at + 4, age, fmt.age)
-        put(ws, r, tail_at + 5, note, fmt)
+def _write_rows(
+    ws: Worksheet,
+    first_row: int,
+    chunk: pl.DataFrame,
+    cells: list[tuple[int, str, Format | None, pl.Expr]],
+    slow_row: Any = None,
+) -> None:
+    """Write precomputed cells: each row's non-null values, each with its column's format.
+
+    Every text value goes through write_string (never write()/write_row's type detection).
+    """
+    writers = {
+        "string": ws.write_string,
+        "number": ws.write_number,
+        "datetime": ws.write_datetime,
+    }
+    values = chunk.select(expr.alias(f"_v{i}") for i, (_, _, _, expr) in enumerate(cells))
+    # Leave out the candidates that are empty throughout the chunk (the quoted variant of
+    # ordinary text, severities not present, ...): fewer values to step over per row.
+    kept = [i for i, column in enumerate(values.get_columns()) if column.null_count() < len(column)]
+    specs = [(cells[i][0], writers[cells[i][1]], cells[i][2]) for i in kept]
+    values = values.select(values.columns[i] for i in kept)
+    if slow_row is not None:
+        values = values.with_columns(chunk.get_column("_slow"))
+    del chunk
+    for r, row in enumerate(values.iter_rows(), start=first_row):
+        for (c, write, cell_format), value in zip(specs, row, strict=False):
+            if value is not None:
+                write(r, c, value, cell_format)
+        if slow_row is not None and row[-1] is not None:
+            slow_row(r, row[-1])
 
 
 def _write_resolved(
@@ -517,31 +584,22 @@ def _write_resolved(
     widths = [18, 16, 9, 22, 10, 20, 40, 11, 17, 17, 17, 9]
     _header(ws, _titles(keys, lang, timezone), widths, fmt)
     ws.autofilter(0, 0, max(part.height, 1), len(keys) - 1)
-    for r, values in enumerate(part.select(keys).iter_rows(), start=1):
-        (
-            fid,
-            rule,
-            sev,
-            order_id,
-            channel,
-            detail,
-            message,
-            amount,
-            first_seen,
-            last_seen,
-            resolved_at,
-            age,
-        ) = values
-        _put(ws, r, 0, fid, fmt)
-        _put(ws, r, 1, labels.rule_name(rule or "", lang), fmt)
-        if sev is not None:
-            ws.write_string(r, 2, labels.severity_name(sev, lang), fmt.severity[sev])
-        for col, value in enumerate((order_id, channel, detail, message, amount), start=3):
-            _put(ws, r, col, value, fmt)
-        for col, value in enumerate((first_seen, last_seen, resolved_at), start=8):
-            _put(ws, r, col, value, fmt)
-        if age is not None:
-            ws.write_number(r, 11, age, fmt.age)
+    cells: list[tuple[int, str, Format | None, pl.Expr]] = [
+        *_text(0, pl.col(schema.FINDING_ID), fmt),
+        *_text(1, _label(pl.col(schema.RULE).fill_null(""), labels.RULE_NAMES, lang), fmt),
+        *_severity(2, lang, fmt),
+        *_text(3, pl.col(schema.ORDER_ID), fmt),
+        *_text(4, pl.col(schema.CHANNEL), fmt),
+        *_text(5, pl.col(schema.DETAIL), fmt),
+        *_text(6, pl.col(MESSAGE), fmt),
+        (7, "number", fmt.money, pl.col(schema.AMOUNT).cast(pl.Float64)),
+        (8, "datetime", fmt.date, pl.col(schema.FIRST_SEEN)),
+        (9, "datetime", fmt.date, pl.col(schema.LAST_SEEN)),
+        (10, "datetime", fmt.date, pl.col(schema.RESOLVED_AT)),
+        (11, "number", fmt.age, pl.col(AGE_DAYS)),
+    ]
+    for offset in range(0, part.height, WRITE_CHUNK):
+        _write_rows(ws, offset + 1, part.slice(offset, WRITE_CHUNK), cells)
 
 
 # --- summary ---------------------------------------------------------------------------------
