@@ -13,19 +13,10 @@ import os
 import polars as pl
 
 from benchmarks.layout import SourceLayout
+from ordersync import schema
 
-STATUSES = (
-    "pending_payment",
-    "paid",
-    "on_hold",
-    "processing",
-    "shipped",
-    "delivered",
-    "cancelled",
-    "refund_requested",
-    "refunded",
-)
-ORDER_KINDS = ("channel", "oms", "warehouse")
+STATUSES = schema.STATUSES
+ORDER_KINDS = schema.ORDER_SOURCE_KINDS
 
 
 # --- ingest -----------------------------------------------------------------------------------
