@@ -33,15 +33,18 @@ import polars as pl
 
 from ordersync import schema as s
 from ordersync.config import Config
+from ordersync.engine.buckets import ROWS_PER_BUCKET, bucket_count, split
 from ordersync.engine.evidence import Gap
 from ordersync.engine.rules import RULE_FUNCTIONS
 from ordersync.engine.view import (
     PULLED_AT,
+    View,
     build_view,
     conform_with,
     dated,
     normalise_order_id,
     prepare_orders,
+    survey,
 )
 from ordersync.errors import UsageError
 from ordersync.findings import (
@@ -113,56 +116,36 @@ def _scope_ids(
 
 
 def _not_checked(
-    gaps: list[NotChecked | Gap], counts: list[pl.DataFrame]
+    entries: list[tuple[NotChecked | Gap, pl.DataFrame | None]],
 ) -> tuple[NotChecked, ...]:
-    out: list[NotChecked] = []
-    frames = iter(counts)
-    for gap in gaps:
+    """One entry per (rule, reason, scope), order counts summed over the pieces an evaluation
+    was split into; in rule order, then by reason and scope, so the list never depends on
+    how the work was split."""
+    fixed: dict[NotChecked, None] = {}
+    counted: dict[tuple[str, str, str, str], int] = {}
+    for gap, counts in entries:
         if isinstance(gap, NotChecked):
-            out.append(gap)
+            fixed[gap] = None
             continue
-        for scope, orders in next(frames).sort("scope").iter_rows():
-            if orders:
-                out.append(
-                    NotChecked(
-                        gap.rule,
-                        scope,
-                        gap.reason_en.format(scope=scope),
-                        gap.reason_zh.format(scope=scope),
-                        int(orders),
-                    )
-                )
-    return tuple(out)
+        assert counts is not None
+        for scope, orders in counts.iter_rows():
+            key = (gap.rule, gap.reason_en, gap.reason_zh, scope)
+            counted[key] = counted.get(key, 0) + int(orders or 0)
+    out = list(fixed)
+    out += [
+        NotChecked(rule, scope, en.format(scope=scope), zh.format(scope=scope), orders)
+        for (rule, en, zh, scope), orders in counted.items()
+        if orders
+    ]
+    rank = {rule: i for i, rule in enumerate(s.RULES)}
+    return tuple(sorted(out, key=lambda n: (rank.get(n.rule, len(rank)), n.reason_en, n.scope)))
 
 
-def _evaluate(
-    config: Config,
-    orders: pl.LazyFrame,
-    tracking: pl.LazyFrame,
-    history: pl.LazyFrame,
-    *,
-    as_of: datetime,
-    since: datetime | None,
-    until: datetime | None,
-    rules: Sequence[str] | None,
-    order_ids: pl.LazyFrame | None,
-) -> tuple[
-    pl.DataFrame, tuple[NotChecked, ...], pl.DataFrame, tuple[str, ...], pl.DataFrame | None
-]:
-    as_of = _utc(as_of, config)
-    since = _utc(since, config) if since else None
-    until = _utc(until, config) if until else None
-    selected = _selected_rules(config, rules)
-    scope_plan = _scope_ids(orders, since, until, order_ids)
-    scope = scope_plan.collect() if scope_plan is not None else None
-    view = build_view(
-        config,
-        orders,
-        tracking,
-        history,
-        as_of=as_of,
-        scope_ids=scope.lazy() if scope is not None else None,
-    )
+def _judge(
+    config: Config, view: View, selected: tuple[str, ...]
+) -> tuple[list[pl.DataFrame], list[tuple[NotChecked | Gap, pl.DataFrame | None]], pl.DataFrame]:
+    """Run the selected rules over one view: (hit frames, not-checked entries, orders checked
+    per source and channel)."""
     hit_plans: list[pl.LazyFrame] = []
     gaps: list[NotChecked | Gap] = []
     for rule in selected:
@@ -176,21 +159,95 @@ def _evaluate(
             )
         gaps.extend(result.gaps)
     gap_plans = [g.counts for g in gaps if isinstance(g, Gap)]
-    checked_plan = (
-        view.rows.group_by(s.SOURCE, pl.col(s.SOURCE_KIND).cast(pl.String), s.CHANNEL)
-        .agg(pl.col(s.ORDER_ID).n_unique().cast(pl.Int64).alias("orders"))
+    checked_plan = view.rows.group_by(
+        s.SOURCE, pl.col(s.SOURCE_KIND).cast(pl.String), s.CHANNEL
+    ).agg(pl.col(s.ORDER_ID).n_unique().cast(pl.Int64).alias("orders"))
+    collected = pl.collect_all([*hit_plans, *gap_plans, checked_plan])
+    counts = iter(collected[len(hit_plans) : -1])
+    entries = [(g, next(counts) if isinstance(g, Gap) else None) for g in gaps]
+    return (
+        [s.conform(f, s.FINDINGS_SCHEMA) for f in collected[: len(hit_plans)]],
+        entries,
+        collected[-1],
+    )
+
+
+def _rows_to_judge(config: Config, orders: pl.LazyFrame, scope: pl.DataFrame | None) -> int:
+    """Order rows an evaluation will hold; a scoped run estimates one row per order source."""
+    if scope is not None:
+        order_sources = [src for src in config.sources if src.kind in s.ORDER_SOURCE_KINDS]
+        return scope.height * max(1, len(order_sources))
+    return int(orders.select(pl.len()).collect(engine="streaming").item())
+
+
+def _evaluate(
+    config: Config,
+    orders: pl.LazyFrame,
+    tracking: pl.LazyFrame,
+    history: pl.LazyFrame,
+    *,
+    as_of: datetime,
+    since: datetime | None,
+    until: datetime | None,
+    rules: Sequence[str] | None,
+    order_ids: pl.LazyFrame | None,
+    rows_per_bucket: int | None = None,
+) -> tuple[
+    pl.DataFrame, tuple[NotChecked, ...], pl.DataFrame, tuple[str, ...], pl.DataFrame | None
+]:
+    as_of = _utc(as_of, config)
+    since = _utc(since, config) if since else None
+    until = _utc(until, config) if until else None
+    selected = _selected_rules(config, rules)
+    scope_plan = _scope_ids(orders, since, until, order_ids)
+    scope = scope_plan.collect() if scope_plan is not None else None
+    count = bucket_count(_rows_to_judge(config, orders, scope), rows_per_bucket or ROWS_PER_BUCKET)
+    if count == 1:
+        view = build_view(
+            config,
+            orders,
+            tracking,
+            history,
+            as_of=as_of,
+            scope_ids=scope.lazy() if scope is not None else None,
+        )
+        judged = [_judge(config, view, selected)]
+    else:
+        facts = survey(config, prepare_orders(orders), tracking)
+        with split(
+            orders,
+            tracking,
+            history,
+            as_of=as_of,
+            count=count,
+            scope_ids=scope.lazy() if scope is not None else None,
+        ) as pieces:
+            judged = [
+                _judge(
+                    config,
+                    build_view(
+                        config,
+                        piece.orders,
+                        piece.tracking,
+                        piece.history,
+                        as_of=as_of,
+                        scope_ids=None,
+                        facts=facts,
+                    ),
+                    selected,
+                )
+                for piece in pieces
+            ]
+    hit_frames = [frame for frames, _, _ in judged for frame in frames]
+    checked = (
+        pl.concat([c for _, _, c in judged])
+        .group_by(s.SOURCE, s.SOURCE_KIND, s.CHANNEL)
+        .agg(pl.col("orders").sum())
         .sort(s.SOURCE, s.CHANNEL, nulls_last=True)
     )
-    collected = pl.collect_all([*hit_plans, *gap_plans, checked_plan])
-    hit_frames = collected[: len(hit_plans)]
-    gap_counts = collected[len(hit_plans) : -1]
-    checked = s.conform(collected[-1], ORDERS_CHECKED_SCHEMA)
+    checked = s.conform(checked, ORDERS_CHECKED_SCHEMA)
 
-    hits = (
-        pl.concat([s.conform(f, s.FINDINGS_SCHEMA) for f in hit_frames])
-        if hit_frames
-        else s.empty_frame(s.FINDINGS_SCHEMA)
-    )
+    hits = pl.concat(hit_frames) if hit_frames else s.empty_frame(s.FINDINGS_SCHEMA)
     stamp = pl.lit(as_of).cast(s.Timestamp)
     hits = with_identity(hits).with_columns(
         stamp.alias(s.FIRST_SEEN),
@@ -198,7 +255,8 @@ def _evaluate(
         pl.lit("open").cast(s.StateDtype).alias(s.STATE),
     )
     hits = s.conform(hits, s.FINDINGS_SCHEMA).sort(s.RULE, s.ORDER_ID, s.DETAIL)
-    return hits, _not_checked(gaps, gap_counts), checked, selected, scope
+    not_checked = _not_checked([entry for _, entries, _ in judged for entry in entries])
+    return hits, not_checked, checked, selected, scope
 
 
 def evaluate(
@@ -212,12 +270,14 @@ def evaluate(
     until: datetime | None = None,
     rules: Sequence[str] | None = None,
     order_ids: pl.LazyFrame | None = None,
+    rows_per_bucket: int | None = None,
 ) -> tuple[pl.DataFrame, tuple[NotChecked, ...], pl.DataFrame]:
     """Judge the orders against the rules at `as_of`.
 
     Returns (hits as FINDINGS_SCHEMA rows in state open, what was not checked, orders checked
     per source and channel). `orders` and `history` have ORDERS_SCHEMA columns (history also
-    `pulled_at`), `tracking` TRACKING_SCHEMA columns.
+    `pulled_at`), `tracking` TRACKING_SCHEMA columns. More than `rows_per_bucket` order rows
+    (default engine.buckets.ROWS_PER_BUCKET) are judged in order-id buckets, one at a time.
 
     >>> hits, not_checked, checked = evaluate(config, orders, tracking, history, as_of=now)
     """
@@ -231,6 +291,7 @@ def evaluate(
         until=until,
         rules=rules,
         order_ids=order_ids,
+        rows_per_bucket=rows_per_bucket,
     )
     return hits, not_checked, checked
 
@@ -312,6 +373,7 @@ def reconcile(
     rules: Sequence[str] | None = None,
     incremental: bool = False,
     now: datetime | None = None,
+    rows_per_bucket: int | None = None,
 ) -> ReconcileResult:
     """Evaluate the store's current data, apply the findings lifecycle, save and return the run.
 
@@ -347,6 +409,7 @@ def reconcile(
         until=until,
         rules=rules,
         order_ids=order_ids,
+        rows_per_bucket=rows_per_bucket,
     )
     previous = store.findings().collect()
     findings, counts = apply_lifecycle(

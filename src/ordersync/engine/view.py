@@ -38,6 +38,22 @@ VERSION_AT = "_version_at"  # a history version dated by the source's updated_at
 
 _ID_JUNK = " \t\r\n'=\""
 
+# Bookkeeping columns of the store that no rule or evidence reads.
+UNREAD = (s.SOURCE_FILE, s.SOURCE_ROW, PULLED_AT)
+# The columns of the history the rules read (risk, status, timing); nothing else is carried.
+HISTORY_COLUMNS = (
+    s.SOURCE,
+    s.SOURCE_KIND,
+    s.ORDER_ID,
+    s.SHIPMENT_ID,
+    s.STATUS,
+    s.UPDATED_AT,
+    s.AMOUNT,
+    s.ITEMS,
+    *s.ADDRESS_FIELDS,
+    PULLED_AT,
+)
+
 
 def normalise_order_id(expr: pl.Expr) -> pl.Expr:
     """Strip what exports wrap ids in (spaces, tabs, a leading `'`, `="…"`); readers do this
@@ -223,6 +239,21 @@ def prepare_orders(orders: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def read_rows(orders: pl.LazyFrame) -> pl.LazyFrame:
+    """prepare_orders without the bookkeeping columns no rule reads."""
+    rows = prepare_orders(orders)
+    return rows.select([c for c in rows.collect_schema().names() if c not in UNREAD])
+
+
+def read_history(history: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
+    """The versions pulled no later than as_of, in the columns the rules read."""
+    hist = prepare_orders(history)
+    names = hist.collect_schema().names()
+    if PULLED_AT in names:
+        hist = hist.filter(pl.col(PULLED_AT) <= as_of)
+    return hist.select([c for c in HISTORY_COLUMNS if c in names])
+
+
 def prepare_tracking(tracking: pl.LazyFrame) -> pl.LazyFrame:
     """TRACKING_SCHEMA columns, tracking numbers stripped, blank numbers dropped."""
     return (
@@ -274,55 +305,22 @@ def fold_tracking(tracking: pl.LazyFrame) -> pl.LazyFrame:
     return pl.concat([singles, folded])
 
 
-def build_view(
-    config: Config,
-    orders: pl.LazyFrame,
-    tracking: pl.LazyFrame,
-    history: pl.LazyFrame,
-    *,
-    as_of: datetime,
-    scope_ids: pl.LazyFrame | None,
-) -> View:
-    """Normalise the inputs, restrict them to `scope_ids` (a semi-join pushed below every rule's
-    joins), and collect the few small facts the rules branch on (which sources exist, their
-    coverage, which carriers the carrier data covers)."""
-    # Every rule reads the rows several times; left lazy, each read would scan and normalise
-    # the store again (Polars shares nothing between separate collects). So they are settled
-    # once, without the bookkeeping columns no rule or evidence reads.
-    unread = {s.SOURCE_FILE, s.SOURCE_ROW, PULLED_AT}
-    all_rows = prepare_orders(orders)
-    all_rows = all_rows.select([c for c in all_rows.collect_schema().names() if c not in unread])
-    hist = prepare_orders(history)
-    if PULLED_AT in hist.collect_schema().names():
-        hist = hist.filter(pl.col(PULLED_AT) <= as_of)
-    if scope_ids is not None:
-        ids = scope_ids.select(normalise_order_id(pl.col(s.ORDER_ID)).alias(s.ORDER_ID)).unique()
-        # Streaming reads of the store, as below; outside the scope only coverage and orphan
-        # checks read the rows, so only the columns those need.
-        rows = all_rows.join(ids, on=s.ORDER_ID, how="semi").collect(engine="streaming").lazy()
-        hist = hist.join(ids, on=s.ORDER_ID, how="semi")
-        all_rows = (
-            all_rows.select(
-                s.SOURCE,
-                s.SOURCE_KIND,
-                s.CHANNEL,
-                s.ORDER_ID,
-                s.CREATED_AT,
-                s.PAID_AT,
-                s.SHIPPED_AT,
-            )
-            .collect(engine="streaming")
-            .lazy()
-        )
-    else:
-        # Streaming: measured at 1M orders, the store's latest-version selection peaks at about
-        # half the memory (1.9 GB instead of 3.6 GB) and runs no slower than in memory.
-        all_rows = all_rows.collect(engine="streaming").lazy()
-        rows = all_rows
+@dataclass(frozen=True)
+class Survey:
+    """The few facts about the whole store the rules branch on: which sources exist and the
+    period each covers, and which carriers the carrier data vouches for. Taken from every row,
+    so an evaluation split into pieces (engine.buckets) judges each piece by the same facts."""
 
+    sources: dict[str, SourceInfo]
+    covered_carriers: frozenset[str]
+    channel_coverage: pl.DataFrame
+
+
+def survey(config: Config, rows: pl.LazyFrame, tracking: pl.LazyFrame) -> Survey:
+    """`rows` are prepared order rows (prepare_orders), `tracking` the store's tracking."""
     summary, carriers, tracking_sources = pl.collect_all(
         [
-            all_rows.group_by(s.SOURCE, s.SOURCE_KIND, s.CHANNEL).agg(
+            rows.group_by(s.SOURCE, s.SOURCE_KIND, s.CHANNEL).agg(
                 pl.col(s.ORDER_ID).n_unique().alias("orders"),
                 pl.coalesce(s.CREATED_AT, s.PAID_AT).min().alias("ch_start"),
                 pl.coalesce(s.CREATED_AT, s.PAID_AT).max().alias("ch_end"),
@@ -334,7 +332,8 @@ def build_view(
             .filter(pl.col(s.CARRIER).is_not_null())
             .unique(),
             s.conform(tracking, s.TRACKING_SCHEMA).select(s.SOURCE).unique(),
-        ]
+        ],
+        engine="streaming",
     )
     tracking_sources = tracking_sources.get_column(s.SOURCE)
     sources: dict[str, SourceInfo] = {}
@@ -367,6 +366,53 @@ def build_view(
             covered.update(declared)
         else:
             covered.update(carriers.filter(pl.col(s.SOURCE) == name).get_column(s.CARRIER))
+    return Survey(sources, frozenset(covered), coverage)
+
+
+def build_view(
+    config: Config,
+    orders: pl.LazyFrame,
+    tracking: pl.LazyFrame,
+    history: pl.LazyFrame,
+    *,
+    as_of: datetime,
+    scope_ids: pl.LazyFrame | None,
+    facts: Survey | None = None,
+) -> View:
+    """Normalise the inputs, restrict them to `scope_ids` (a semi-join pushed below every rule's
+    joins), and collect the few small facts the rules branch on (`facts`, when the caller
+    surveyed the whole store already)."""
+    # Every rule reads the rows several times; left lazy, each read would scan and normalise
+    # the store again (Polars shares nothing between separate collects). So they are settled
+    # once, without the bookkeeping columns no rule or evidence reads.
+    all_rows = read_rows(orders)
+    hist = read_history(history, as_of)
+    if scope_ids is not None:
+        ids = scope_ids.select(normalise_order_id(pl.col(s.ORDER_ID)).alias(s.ORDER_ID)).unique()
+        # Streaming reads of the store, as below; outside the scope only coverage and orphan
+        # checks read the rows, so only the columns those need.
+        rows = all_rows.join(ids, on=s.ORDER_ID, how="semi").collect(engine="streaming").lazy()
+        hist = hist.join(ids, on=s.ORDER_ID, how="semi")
+        all_rows = (
+            all_rows.select(
+                s.SOURCE,
+                s.SOURCE_KIND,
+                s.CHANNEL,
+                s.ORDER_ID,
+                s.CREATED_AT,
+                s.PAID_AT,
+                s.SHIPPED_AT,
+            )
+            .collect(engine="streaming")
+            .lazy()
+        )
+    else:
+        # Streaming: measured at 1M orders, the store's latest-version selection peaks at about
+        # half the memory (1.9 GB instead of 3.6 GB) and runs no slower than in memory.
+        all_rows = all_rows.collect(engine="streaming").lazy()
+        rows = all_rows
+    if facts is None:
+        facts = survey(config, all_rows, tracking)
     return View(
         config=config,
         as_of=as_of,
@@ -374,7 +420,7 @@ def build_view(
         all_rows=all_rows,
         history=hist,
         raw_tracking=prepare_tracking(tracking),
-        sources=sources,
-        covered_carriers=frozenset(covered),
-        channel_coverage=coverage,
+        sources=facts.sources,
+        covered_carriers=facts.covered_carriers,
+        channel_coverage=facts.channel_coverage,
     )
