@@ -105,3 +105,20 @@ def test_history_is_cut_at_as_of_and_narrowed():
     cut = read_history(history, AS_OF).collect()
     assert cut.get_column("status").cast(pl.String).to_list() == ["paid"]
     assert "tracking_no" not in cut.columns and PULLED_AT in cut.columns
+
+
+def test_a_scoped_run_in_buckets_judges_the_same_orders():
+    """--since with buckets: only orders paid in range are judged, by the whole store's facts."""
+    orders = [
+        *[
+            row("tb", str(n), status="paid", paid_at=ago(days=n), created_at=ago(days=n))
+            for n in range(1, 9)
+        ],
+        *[row("oms", str(n), status="paid", created_at=ago(days=n)) for n in range(2, 9, 2)],
+    ]
+    since = ago(days=4, hours=12)
+    whole = judge(orders, rules=["missing_order"], since=since)
+    split = judge(orders, rules=["missing_order"], since=since, rows_per_bucket=1)
+    assert {o for _, o, _ in fired(whole[0])} == {"1", "3"}
+    assert_frame_equal(split[0], whole[0])
+    assert split[1] == whole[1]

@@ -55,6 +55,31 @@ def test_split_parcels_summed_and_line_rows_summed():
     assert hits.is_empty()
 
 
+def test_one_parcel_same_lines_in_another_order_or_another_shape():
+    """One parcel: equal lines in any order are silent, lines that add up to the order are
+    silent, a quantity or a sku off by one fires, and a parcel listed twice is not one parcel."""
+    a1, b1 = {"sku": "A", "qty": 1}, {"sku": "B", "qty": 1}
+    orders = [
+        row("tb", "1", status="paid", items=[a1, b1]),
+        row("wms", "1", shipment_id="P", status="shipped", items=[b1, a1]),
+        row("tb", "2", status="paid", items=[{"sku": "A", "qty": 2}]),
+        row("wms", "2", shipment_id="P", status="shipped", items=[a1, a1]),
+        row("tb", "3", status="paid", items=[a1, b1]),
+        row("wms", "3", shipment_id="P", status="shipped", items=[a1, {"sku": "B", "qty": 2}]),
+        row("tb", "4", status="paid", items=[a1]),
+        row("wms", "4", shipment_id="P", status="shipped", items=[{"sku": "C", "qty": 1}]),
+        row("tb", "5", status="paid", items=[a1]),
+        row("wms", "5", shipment_id="P", status="shipped", items=[a1]),
+        row("wms", "5", shipment_id="P", status="shipped", items=[a1]),
+    ]
+    hits, _ = judge(orders, rules=["item_mismatch", "duplicate_shipment"])
+    assert {(r, o) for r, o, _ in fired(hits)} == {
+        ("item_mismatch", "3"),
+        ("item_mismatch", "4"),
+        ("item_mismatch", "5"),
+    }
+
+
 def test_merged_parcel_lines_per_order_or_per_group():
     per_order = [
         row("tb", "1", status="paid", items=[{"sku": "A", "qty": 1}]),

@@ -185,10 +185,14 @@ class View:
 
     def tracking_for(self, numbers: pl.LazyFrame) -> pl.LazyFrame:
         """The courier record of each tracking number in `numbers` (a tracking_no column),
-        carrier sources folded. Restricting before folding keeps this proportional to the
-        numbers asked about, not to all carrier data."""
+        carrier sources folded. The carrier data is folded once per evaluation (one row per
+        number, narrow) and shared by the rules and the evidence that ask."""
+        if "tracking" not in self.cache:
+            self.cache["tracking"] = fold_tracking(self.raw_tracking).collect()
+        folded = self.cache["tracking"]
+        assert isinstance(folded, pl.DataFrame)
         wanted = numbers.select(s.TRACKING_NO).unique()
-        return fold_tracking(self.raw_tracking.join(wanted, on=s.TRACKING_NO, how="semi"))
+        return folded.lazy().join(wanted, on=s.TRACKING_NO, how="semi")
 
     def ship_sla(self) -> pl.Expr:
         """Per-channel ship_sla as a Duration expression on the `channel` column."""
