@@ -12,6 +12,7 @@ from polars.testing import assert_frame_equal
 
 from ordersync import schema as s
 from ordersync.engine import evaluate, reconcile
+from ordersync.engine.run import incremental_ids
 from ordersync.errors import UsageError
 from ordersync.findings import ReconcileResult
 
@@ -141,6 +142,32 @@ def test_incremental_carries_untouched_and_catches_expiring_timers():
         (pl.col(s.ORDER_ID) == "steady") & (pl.col(s.RULE) == "unshipped_timeout")
     )
     assert steady.item(0, s.FIRST_SEEN) == AS_OF
+
+
+def test_incremental_scope_is_the_timestamps_that_crossed_a_threshold():
+    """Two hours after the last run (defaults: missing_grace 2h, ship_sla 48h, stuck 72h, …),
+    an order is judged again only if one of its timestamps crossed a threshold meanwhile."""
+    rows = [
+        row("tb", "sla", status="paid", paid_at=ago(hours=47)),  # crosses ship_sla 48h
+        row("tb", "grace", status="paid", paid_at=ago(hours=1)),  # crosses missing_grace 2h
+        row("tb", "future", status="paid", paid_at=AS_OF + timedelta(hours=1)),  # d = 0
+        row("tb", "quiet", status="paid", paid_at=ago(hours=30)),  # 30h: no threshold near
+        row("tb", "old", status="paid", paid_at=ago(days=9)),
+        row("tb", "shipped", status="shipped", paid_at=ago(days=9), shipped_at=ago(hours=23)),
+    ]
+    frame = orders_frame(rows)
+    history = orders_frame([{**r, "pulled_at": ago(days=10)} for r in rows])
+    ids = incremental_ids(
+        make_config(),
+        frame,
+        s.empty_frame(s.TRACKING_SCHEMA).lazy(),
+        history,
+        last_started=AS_OF,
+        last_as_of=AS_OF,
+        as_of=AS_OF + timedelta(hours=2),
+    )
+    # "shipped" crosses pickup_grace (24h) one hour from now
+    assert set(ids.collect().get_column(s.ORDER_ID)) == {"sla", "grace", "future", "shipped"}
 
 
 def test_disabled_rules_and_unknown_rule():

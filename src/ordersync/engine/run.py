@@ -10,10 +10,14 @@ timers (missing_grace, ship_sla, pickup_grace, stuck_after, stall_after, …) ex
 moves on, and courier data changes. So an incremental run judges the union of
 
 - orders with a history version pulled since the previous run started (rows changed);
-- orders with any timestamp — created/paid/shipped/delivered/updated, a history version's
-  date, or a courier event of one of their tracking numbers — in (previous as_of − the
-  longest threshold, as_of]: only those can have crossed a threshold since the last run
-  (a superset, found from timestamps with one cheap filter);
+- orders with a timestamp that crossed a threshold since the previous run: every time rule
+  compares one timestamp t (created/paid/shipped/delivered/updated, a history version's
+  date, a courier event of one of the order's tracking numbers) with as_of − d for a
+  configured duration d, so a verdict can only flip when t + d passed from before the
+  previous as_of to at or before this one, t in (previous as_of − d, as_of − d], for some d
+  among the thresholds (d = 0 for timestamps that were in the future). A watch run a minute
+  after the last one judges a few minutes' worth of timestamps per threshold, not the last
+  days' orders;
 - orders whose tracking numbers got new courier data since the previous run;
 - oms/warehouse rows whose id no channel knows (orphan candidates; few, and channel coverage
   may have grown to cover them).
@@ -296,17 +300,23 @@ def evaluate(
     return hits, not_checked, checked
 
 
-def longest_threshold(config: Config) -> timedelta:
+def thresholds(config: Config) -> tuple[timedelta, ...]:
+    """Every duration a rule compares a timestamp with as_of by, and 0."""
     r = config.rules
-    sla = [r.ship_sla.default, *r.ship_sla.overrides().values()]
-    return max(
-        r.missing_grace,
-        r.sync_grace,
-        r.pickup_grace,
-        r.stuck_after,
-        r.stall_after,
-        r.change_window,
-        *sla,
+    return tuple(
+        sorted(
+            {
+                timedelta(0),
+                r.missing_grace,
+                r.sync_grace,
+                r.pickup_grace,
+                r.stuck_after,
+                r.stall_after,
+                r.change_window,
+                r.ship_sla.default,
+                *r.ship_sla.overrides().values(),
+            }
+        )
     )
 
 
@@ -321,10 +331,12 @@ def incremental_ids(
     as_of: datetime,
 ) -> pl.LazyFrame:
     """Order ids an incremental run must judge (see the module docstring)."""
-    lo = last_as_of - longest_threshold(config)
+    durations = thresholds(config)
 
     def recent(column: str) -> pl.Expr:
-        return ((pl.col(column) > lo) & (pl.col(column) <= as_of)).fill_null(False)
+        at = pl.col(column)
+        crossed = [(at > last_as_of - d) & (at <= as_of - d) for d in durations]
+        return pl.any_horizontal(crossed).fill_null(False)
 
     rows = prepare_orders(orders)
     hist = prepare_orders(history)
