@@ -86,7 +86,7 @@ def _tracking_numbers(rows: pl.LazyFrame) -> pl.LazyFrame:
 
 def _sink(frame: pl.LazyFrame, folder: Path) -> None:
     frame.sink_parquet(
-        pl.PartitionBy(folder, key=_BUCKET, include_key=False),
+        pl.PartitionBy(folder, key=_BUCKET, include_key=False, max_rows_per_file=100_000),
         mkdir=True,
         compression="lz4",
         statistics=False,
@@ -113,26 +113,28 @@ def split(
         rows = rows.join(scope_ids, on=s.ORDER_ID, how="semi")
         hist = hist.join(scope_ids, on=s.ORDER_ID, how="semi")
     links = _tracking_numbers(rows).collect(engine="streaming")
-    sharing = links.filter(pl.col(_NUMBER_HASH).is_duplicated()).get_column(_ORDER_HASH).unique()
+    sharing = (
+        links.filter(pl.col(_NUMBER_HASH).is_duplicated())
+        .select(_ORDER_HASH, pl.lit(True).alias("_shares"))
+        .unique(_ORDER_HASH)
+    )
+
+    def with_bucket(frame: pl.LazyFrame, order_hash: pl.Expr) -> pl.LazyFrame:
+        """Add the bucket of each row's order. A join, not `is_in`: measured at 10M orders,
+        an is_in over a literal set made the partitioned sink hold ~12 GB instead of ~3 GB."""
+        frame = frame.with_columns(order_hash.alias(_ORDER_HASH))
+        bucket = (pl.col(_ORDER_HASH) % count).cast(pl.UInt32)
+        if not sharing.is_empty():
+            frame = frame.join(sharing.lazy(), on=_ORDER_HASH, how="left")
+            bucket = pl.when(pl.col("_shares")).then(pl.lit(count, pl.UInt32)).otherwise(bucket)
+        return frame.with_columns(bucket.alias(_BUCKET)).drop(_ORDER_HASH, "_shares", strict=False)
 
     def bucketed(frame: pl.LazyFrame) -> pl.LazyFrame:
-        order_hash = pl.col(s.ORDER_ID).hash()
-        bucket = (
-            pl.when(order_hash.is_in(sharing.implode()))
-            .then(pl.lit(count, pl.UInt32))
-            .otherwise((order_hash % count).cast(pl.UInt32))
-        )
-        return frame.with_columns(bucket.alias(_BUCKET))
+        return with_bucket(frame, pl.col(s.ORDER_ID).hash())
 
     # A number belongs to the bucket of its orders (all of them, when shared, in the last).
     number_buckets = (
-        links.lazy()
-        .with_columns(
-            pl.when(pl.col(_ORDER_HASH).is_in(sharing.implode()))
-            .then(pl.lit(count, pl.UInt32))
-            .otherwise((pl.col(_ORDER_HASH) % count).cast(pl.UInt32))
-            .alias(_BUCKET)
-        )
+        with_bucket(links.lazy(), pl.col(_ORDER_HASH))
         .select(_NUMBER_HASH, _BUCKET)
         .unique(_NUMBER_HASH)
     )
