@@ -71,11 +71,14 @@ def _item_verdicts(view: View) -> tuple[pl.LazyFrame, list[tuple[str, str, pl.La
     agree, so an ambiguous export never raises a false alarm.
     """
     channel = view.channel(s.ORDER_ID, s.SOURCE, s.STATUS, s.ITEMS).filter(is_live())
+    # Per order, the items of the first channel source by name (picked without sorting rows).
     with_items = (
         channel.filter(pl.col(s.ITEMS).is_not_null())
-        .sort(s.ORDER_ID, s.SOURCE)
         .group_by(s.ORDER_ID)
-        .agg(pl.col(s.SOURCE).first().alias("_channel_source"), pl.col(s.ITEMS).first())
+        .agg(
+            pl.col(s.SOURCE).min().alias("_channel_source"),
+            pl.col(s.ITEMS).get(pl.col(s.SOURCE).arg_min()),
+        )
     )
     shipments = (
         view.warehouse(s.ORDER_ID, s.SOURCE, s.SHIPMENT_ID, s.STATUS, s.ITEMS, s.MERGED_WITH)
@@ -84,14 +87,19 @@ def _item_verdicts(view: View) -> tuple[pl.LazyFrame, list[tuple[str, str, pl.La
         .join(channel.select(s.ORDER_ID).unique(), on=s.ORDER_ID, how="semi")
     )
     parcel = ["_wh", s.SHIPMENT_ID]
-    # The fingerprint is its own column first: a list expression inside a window would be
-    # evaluated once per window group.
-    shipments = shipments.with_columns(
-        items_fingerprint(pl.col(s.ITEMS)).alias("_contents")
-    ).with_columns(
+    # A merged parcel whose rows all carry the same contents is ambiguous. Merged parcels are
+    # few, so they are grouped on their own rather than in a window over every row.
+    shipments = shipments.with_columns(items_fingerprint(pl.col(s.ITEMS)).alias("_contents"))
+    ambiguous = (
+        shipments.filter((pl.col(s.MERGED_WITH).list.len() >= 2).fill_null(False))
+        .group_by(parcel)
+        .agg((pl.col("_contents").n_unique() == 1).alias("_ambiguous"))
+        .filter("_ambiguous")
+    )
+    shipments = shipments.join(ambiguous, on=parcel, how="left").with_columns(
         (
             (pl.col(s.MERGED_WITH).list.len() >= 2).fill_null(False)
-            & (pl.col("_contents").n_unique().over(parcel) == 1)
+            & pl.col("_ambiguous").fill_null(False)
         ).alias("_ambiguous")
     )
     # Settled once: a dozen branches below read these, and Polars recomputes a shared lazy
@@ -227,9 +235,7 @@ def _item_verdicts(view: View) -> tuple[pl.LazyFrame, list[tuple[str, str, pl.La
         .agg(pl.col("_copies").max())
         .filter(pl.col("_copies") >= 2)
         .join(
-            channel.sort(s.ORDER_ID, s.SOURCE)
-            .group_by(s.ORDER_ID)
-            .agg(pl.col(s.SOURCE).first().alias("_channel_source")),
+            channel.group_by(s.ORDER_ID).agg(pl.col(s.SOURCE).min().alias("_channel_source")),
             on=s.ORDER_ID,
         )
         .join(pairs.select(*pair, "_shipments"), on=pair)
