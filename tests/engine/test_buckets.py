@@ -122,3 +122,21 @@ def test_a_scoped_run_in_buckets_judges_the_same_orders():
     assert {o for _, o, _ in fired(whole[0])} == {"1", "3"}
     assert_frame_equal(split[0], whole[0])
     assert split[1] == whole[1]
+
+
+def test_an_unwritable_scratch_directory_is_a_clear_error(tmp_path, monkeypatch):
+    import tempfile
+
+    from ordersync.errors import StoreError
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(blocker))
+    orders = [row("tb", str(n), status="paid", paid_at=ago(days=1)) for n in range(5)]
+    try:
+        judge(orders, rows_per_bucket=1)
+    except StoreError as exc:
+        assert "TMPDIR" in str(exc) and str(blocker) in str(exc)
+        assert exc.exit_code == 2
+    else:
+        raise AssertionError("expected a StoreError")

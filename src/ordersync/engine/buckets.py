@@ -17,6 +17,7 @@ stable within the run: the files are deleted when it ends.
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import polars as pl
 
 from ordersync import schema as s
 from ordersync.engine.view import prepare_tracking, read_history, read_rows
+from ordersync.errors import StoreError
 
 # Order rows (all sources together) judged in one piece. Measured at 1M orders (~3M rows):
 # a whole-store evaluation peaks at ~3 GB, so ~1.5M rows keep a piece near 1.5 GB.
@@ -145,11 +147,25 @@ def split(
         .join(number_buckets, on=_NUMBER_HASH, how="inner")
         .select(*courier_names, _BUCKET)
     )
-    with TemporaryDirectory(prefix="ordersync-buckets-") as scratch:
-        root = Path(scratch)
-        _sink(bucketed(rows), root / "orders")
-        _sink(bucketed(hist), root / "history")
-        _sink(courier, root / "tracking")
+
+    def unwritable(exc: OSError) -> StoreError:
+        return StoreError(
+            f"cannot write the reconcile scratch files under {tempfile.gettempdir()}: {exc}; "
+            "point TMPDIR at a writable disk with room (about a third of the store's size)"
+        )
+
+    try:
+        scratch = TemporaryDirectory(prefix="ordersync-buckets-")
+    except OSError as exc:
+        raise unwritable(exc) from None
+    with scratch as name:
+        root = Path(name)
+        try:
+            _sink(bucketed(rows), root / "orders")
+            _sink(bucketed(hist), root / "history")
+            _sink(courier, root / "tracking")
+        except OSError as exc:
+            raise unwritable(exc) from None
         yield Buckets(
             root,
             count,
