@@ -216,7 +216,9 @@ def _evaluate(
     until = _utc(until, config) if until else None
     selected = _selected_rules(config, rules)
     scope_plan = _scope_ids(orders, since, until, order_ids)
-    scope = scope_plan.collect() if scope_plan is not None else None
+    # Streaming: the scope is found by scanning the whole store (incremental runs: timestamps,
+    # history, courier data); held in memory, that took 15 GB at 10M orders.
+    scope = scope_plan.collect(engine="streaming") if scope_plan is not None else None
     count = bucket_count(_rows_to_judge(config, orders, scope), rows_per_bucket or ROWS_PER_BUCKET)
     if count == 1:
         view = build_view(

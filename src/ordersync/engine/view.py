@@ -394,9 +394,17 @@ def build_view(
         # The scope is a set of order ids, so every row of a judged order is in it: the
         # orphan check finds an order's channel rows here too. Only the survey reads the
         # rest of the store, streaming through a few aggregates.
-        ids = scope_ids.select(normalise_order_id(pl.col(s.ORDER_ID)).alias(s.ORDER_ID)).unique()
-        rows = all_rows.join(ids, on=s.ORDER_ID, how="semi").collect(engine="streaming").lazy()
-        hist = hist.join(ids, on=s.ORDER_ID, how="semi")
+        # A filter on the id, not a join: the parquet reader applies it while decoding the id
+        # column and decodes the other columns only for the rows it keeps.
+        ids = (
+            scope_ids.select(normalise_order_id(pl.col(s.ORDER_ID)).alias(s.ORDER_ID))
+            .unique()
+            .collect()
+            .get_column(s.ORDER_ID)
+        )
+        in_scope = normalise_order_id(pl.col(s.ORDER_ID).cast(pl.String)).is_in(ids.implode())
+        rows = read_rows(orders.filter(in_scope)).collect(engine="streaming").lazy()
+        hist = read_history(history.filter(in_scope), as_of)
     else:
         rows = all_rows.collect(engine="streaming").lazy()
         all_rows = rows
