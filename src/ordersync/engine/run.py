@@ -346,6 +346,8 @@ def incremental_ids(
 ) -> pl.LazyFrame:
     """Order ids an incremental run must judge (see the module docstring)."""
     durations = thresholds(config)
+    # Judged at the same as_of as last time, no timer can have crossed: those scans are skipped.
+    moved_on = as_of > last_as_of
 
     def recent(column: str) -> pl.Expr:
         at = pl.col(column)
@@ -372,13 +374,11 @@ def incremental_ids(
     if PULLED_AT in track_names:
         track = conform_with(tracking, s.TRACKING_SCHEMA, [pl.col(PULLED_AT).cast(s.Timestamp)])
         moved = moved | (pl.col(PULLED_AT) >= last_started).fill_null(False)
-    numbers = track.filter(moved).select(pl.col(s.TRACKING_NO).str.strip_chars()).unique()
-    couriers = (
-        rows.select(s.ORDER_ID, s.TRACKING_NO)
-        .explode(s.TRACKING_NO, empty_as_null=False, keep_nulls=False)
-        .with_columns(pl.col(s.TRACKING_NO).str.strip_chars())
-        .join(numbers, on=s.TRACKING_NO, how="semi")
-        .select(s.ORDER_ID)
+    numbers = (
+        track.filter(moved)
+        .select(pl.col(s.TRACKING_NO).str.strip_chars())
+        .unique()
+        .collect(engine="streaming")
     )
     channel_ids = rows.filter(pl.col(s.SOURCE_KIND) == "channel").select(s.ORDER_ID)
     strays = (
@@ -386,7 +386,20 @@ def incremental_ids(
         .select(s.ORDER_ID)
         .join(channel_ids, on=s.ORDER_ID, how="anti")
     )
-    return pl.concat([changed, timers, version_dates, couriers, strays]).unique()
+    parts = [changed, strays]
+    if moved_on:
+        parts += [timers, version_dates]
+    if numbers.height:
+        # Every row's tracking numbers are unpacked to find the parcels' orders: only done
+        # when some courier record moved.
+        parts.append(
+            rows.select(s.ORDER_ID, s.TRACKING_NO)
+            .explode(s.TRACKING_NO, empty_as_null=False, keep_nulls=False)
+            .with_columns(pl.col(s.TRACKING_NO).str.strip_chars())
+            .join(numbers.lazy(), on=s.TRACKING_NO, how="semi")
+            .select(s.ORDER_ID)
+        )
+    return pl.concat(parts).unique()
 
 
 def reconcile(

@@ -405,9 +405,19 @@ def build_view(
         in_scope = normalise_order_id(pl.col(s.ORDER_ID).cast(pl.String)).is_in(ids.implode())
         rows = read_rows(orders.filter(in_scope)).collect(engine="streaming").lazy()
         hist = read_history(history.filter(in_scope), as_of)
+        # Only the courier records of the scope's parcels: the rules fold what they are given.
+        numbers = (
+            rows.select(pl.col(s.TRACKING_NO).explode(empty_as_null=False, keep_nulls=False))
+            .select(pl.col(s.TRACKING_NO).str.strip_chars())
+            .unique()
+            .collect()
+            .get_column(s.TRACKING_NO)
+        )
+        courier = prepare_tracking(tracking).filter(pl.col(s.TRACKING_NO).is_in(numbers.implode()))
     else:
         rows = all_rows.collect(engine="streaming").lazy()
         all_rows = rows
+        courier = prepare_tracking(tracking)
     if facts is None:
         facts = survey(config, all_rows, tracking)
     return View(
@@ -415,7 +425,7 @@ def build_view(
         as_of=as_of,
         rows=rows,
         history=hist,
-        raw_tracking=prepare_tracking(tracking),
+        raw_tracking=courier,
         sources=facts.sources,
         covered_carriers=facts.covered_carriers,
         channel_coverage=facts.channel_coverage,
