@@ -28,7 +28,7 @@ from tempfile import TemporaryDirectory
 import polars as pl
 
 from ordersync import schema as s
-from ordersync.engine.view import prepare_tracking, read_history, read_rows
+from ordersync.engine.view import prepare_tracking, read_history, read_rows, tracking_numbers
 from ordersync.errors import StoreError
 
 # Order rows (all sources together) judged in one piece. Measured: 1M orders (3M rows) judged
@@ -75,10 +75,7 @@ class Buckets:
 def _tracking_numbers(rows: pl.LazyFrame) -> pl.LazyFrame:
     """(number hash, order hash), once per pair: the links view.links() builds, hashed."""
     return (
-        rows.select(s.ORDER_ID, s.TRACKING_NO)
-        .explode(s.TRACKING_NO, empty_as_null=False, keep_nulls=False)
-        .with_columns(pl.col(s.TRACKING_NO).str.strip_chars())
-        .filter(pl.col(s.TRACKING_NO).is_not_null() & (pl.col(s.TRACKING_NO) != ""))
+        tracking_numbers(rows, s.ORDER_ID)
         .select(
             pl.col(s.TRACKING_NO).hash().alias(_NUMBER_HASH),
             pl.col(s.ORDER_ID).hash().alias(_ORDER_HASH),

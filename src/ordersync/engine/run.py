@@ -50,6 +50,7 @@ from ordersync.engine.view import (
     normalise_order_id,
     prepare_orders,
     survey,
+    tracking_numbers,
 )
 from ordersync.errors import UsageError
 from ordersync.findings import (
@@ -219,16 +220,10 @@ def _evaluate(
     # Streaming: the scope is found by scanning the whole store (incremental runs: timestamps,
     # history, courier data); held in memory, that took 15 GB at 10M orders.
     scope = scope_plan.collect(engine="streaming") if scope_plan is not None else None
+    scope_ids = scope.lazy() if scope is not None else None
     count = bucket_count(_rows_to_judge(config, orders, scope), rows_per_bucket or ROWS_PER_BUCKET)
     if count == 1:
-        view = build_view(
-            config,
-            orders,
-            tracking,
-            history,
-            as_of=as_of,
-            scope_ids=scope.lazy() if scope is not None else None,
-        )
+        view = build_view(config, orders, tracking, history, as_of=as_of, scope_ids=scope_ids)
         judged = [_judge(config, view, selected)]
     else:
         facts = survey(config, prepare_orders(orders), tracking)
@@ -238,7 +233,7 @@ def _evaluate(
             history,
             as_of=as_of,
             count=count,
-            scope_ids=scope.lazy() if scope is not None else None,
+            scope_ids=scope_ids,
         ) as pieces:
             judged = [
                 _judge(
@@ -393,9 +388,7 @@ def incremental_ids(
         # Every row's tracking numbers are unpacked to find the parcels' orders: only done
         # when some courier record moved.
         parts.append(
-            rows.select(s.ORDER_ID, s.TRACKING_NO)
-            .explode(s.TRACKING_NO, empty_as_null=False, keep_nulls=False)
-            .with_columns(pl.col(s.TRACKING_NO).str.strip_chars())
+            tracking_numbers(rows, s.ORDER_ID)
             .join(numbers.lazy(), on=s.TRACKING_NO, how="semi")
             .select(s.ORDER_ID)
         )

@@ -75,6 +75,17 @@ def items_fingerprint(expr: pl.Expr) -> pl.Expr:
     return expr.list.eval(pl.element().hash()).list.sum()
 
 
+def tracking_numbers(rows: pl.LazyFrame, *keep: str | pl.Expr) -> pl.LazyFrame:
+    """One row per tracking number an order row carries, with the `keep` columns alongside:
+    numbers stripped, blank ones dropped."""
+    return (
+        rows.select(*keep, s.TRACKING_NO)
+        .explode(s.TRACKING_NO, empty_as_null=False, keep_nulls=False)
+        .with_columns(pl.col(s.TRACKING_NO).str.strip_chars())
+        .filter(pl.col(s.TRACKING_NO).is_not_null() & (pl.col(s.TRACKING_NO) != ""))
+    )
+
+
 def is_live() -> pl.Expr:
     return pl.col(s.STATUS).is_in(s.LIVE_STATUSES).fill_null(False)
 
@@ -162,20 +173,17 @@ class View:
 
     def _links(self) -> pl.LazyFrame:
         return (
-            self.rows.select(
+            tracking_numbers(
+                self.rows,
                 s.SOURCE,
                 s.SOURCE_KIND,
                 s.ORDER_ID,
                 s.SHIPMENT_ID,
-                s.TRACKING_NO,
                 s.CARRIER,
                 s.STATUS,
                 s.SHIPPED_AT,
                 is_shipped().alias(SHIPPED),
             )
-            .explode(s.TRACKING_NO, empty_as_null=False, keep_nulls=False)
-            .with_columns(pl.col(s.TRACKING_NO).str.strip_chars())
-            .filter(pl.col(s.TRACKING_NO).is_not_null() & (pl.col(s.TRACKING_NO) != ""))
             # A number listed twice on one row is one link; the other columns follow the row.
             .unique([s.SOURCE, s.ORDER_ID, s.SHIPMENT_ID, s.TRACKING_NO], keep="first")
         )
@@ -380,8 +388,8 @@ def build_view(
     scope_ids: pl.LazyFrame | None,
     facts: Survey | None = None,
 ) -> View:
-    """Normalise the inputs, restrict them to `scope_ids` (a semi-join pushed below every rule's
-    joins), and collect the few small facts the rules branch on (`facts`, when the caller
+    """Normalise the inputs, restrict them to the orders of `scope_ids` (a filter on the id,
+    applied while the store is read), and collect the few small facts the rules branch on (`facts`, when the caller
     surveyed the whole store already)."""
     # Every rule reads the rows several times; left lazy, each read would scan and normalise
     # the store again (Polars shares nothing between separate collects). So they are settled
@@ -406,13 +414,7 @@ def build_view(
         rows = read_rows(orders.filter(in_scope)).collect(engine="streaming").lazy()
         hist = read_history(history.filter(in_scope), as_of)
         # Only the courier records of the scope's parcels: the rules fold what they are given.
-        numbers = (
-            rows.select(pl.col(s.TRACKING_NO).explode(empty_as_null=False, keep_nulls=False))
-            .select(pl.col(s.TRACKING_NO).str.strip_chars())
-            .unique()
-            .collect()
-            .get_column(s.TRACKING_NO)
-        )
+        numbers = tracking_numbers(rows).unique().collect().get_column(s.TRACKING_NO)
         courier = prepare_tracking(tracking).filter(pl.col(s.TRACKING_NO).is_in(numbers.implode()))
     else:
         rows = all_rows.collect(engine="streaming").lazy()
