@@ -89,6 +89,9 @@ class ReconcileResult:
     resolved: int = 0
     money_at_risk: Decimal = Decimal("0")
     rules_run: tuple[str, ...] = field(default_factory=tuple)
+    # What the verdicts rested on besides the rows (engine.run.basis), for the next
+    # incremental run to compare; None for results not judged from a store.
+    basis: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -238,6 +238,15 @@ FINDINGS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+_ID_JUNK = " \t\r\n'=\""
+
+
+def normalise_order_id(expr: pl.Expr) -> pl.Expr:
+    """Strip what exports wrap ids in (spaces, tabs, a leading `'`, `="…"`); readers do this
+    too, the engine repeats it so frames built by hand join the same way."""
+    return expr.str.strip_chars(_ID_JUNK)
+
+
 def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 

@@ -50,6 +50,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import DeltaError
 from deltalake.transaction import AddAction, create_table_with_add_actions
 
+from ordersync import profiles
 from ordersync import schema as s
 from ordersync.errors import InputError, StoreError, UsageError
 
@@ -103,6 +104,9 @@ PULLS_SCHEMA: dict[str, pl.DataType] = {
     "unknown_carriers": pl.String(),
     "notes": pl.List(pl.String),
     "status": pl.String(),
+    # The source's profile after this pull (ordersync.profiles); null in pulls written by an
+    # ordersync before 0.2, whose readers then survey the rows instead.
+    "profile": pl.String(),
 }
 
 RUNS_SCHEMA: dict[str, pl.DataType] = {
@@ -121,6 +125,7 @@ RUNS_SCHEMA: dict[str, pl.DataType] = {
     "money_at_risk": s.Money,
     "by_rule": pl.String(),
     "not_checked": pl.String(),
+    "basis": pl.String(),
 }
 
 # Compact once this many pulls have written rows since the last snapshot, or this many rows.
@@ -178,6 +183,8 @@ class _Entity:
     recency: str
     # Bookkeeping columns exposed by the public readers.
     public_extra: tuple[str, ...]
+    # The columns its source profile is computed from (ordersync.profiles).
+    profile_columns: tuple[str, ...]
 
     @property
     def content(self) -> list[str]:
@@ -212,11 +219,27 @@ class _Entity:
 
 
 ORDERS = _Entity(
-    "orders", s.ORDERS_SCHEMA, s.ORDER_KEY, s.UPDATED_AT, (PULL_ID, PULLED_AT, ROW_HASH)
+    "orders",
+    s.ORDERS_SCHEMA,
+    s.ORDER_KEY,
+    s.UPDATED_AT,
+    (PULL_ID, PULLED_AT, ROW_HASH),
+    profiles.ORDER_PROFILE_COLUMNS,
 )
 TRACKING = _Entity(
-    "tracking", s.TRACKING_SCHEMA, s.TRACKING_KEY, s.LAST_EVENT_AT, (PULL_ID, PULLED_AT)
+    "tracking",
+    s.TRACKING_SCHEMA,
+    s.TRACKING_KEY,
+    s.LAST_EVENT_AT,
+    (PULL_ID, PULLED_AT),
+    profiles.CARRIER_PROFILE_COLUMNS,
 )
+
+
+def _profile(entity: _Entity, rows: pl.LazyFrame) -> pl.DataFrame:
+    if entity is ORDERS:
+        return profiles.order_profile(rows).collect(engine="streaming")
+    return profiles.carrier_profile(rows).collect(engine="streaming")
 
 
 def _storable(dtype: pl.DataType) -> pl.DataType:
@@ -679,10 +702,14 @@ class Store:
         file_rank = {f.path: rank for rank, f in enumerate(read.files)}
 
         counts = {"new": 0, "changed": 0, "unchanged": 0, "stale": 0}
+        profile: dict[str, pl.DataFrame] = {}
         for entity, frame in ((ORDERS, read.orders), (TRACKING, read.tracking)):
             if frame.height == 0:
+                profile[entity.name] = self._unchanged_profile(entity, read.source, pulls)
                 continue
-            rows, entity_counts = self._diff(entity, read.source, frame, file_rank, pulls)
+            rows, entity_counts, profile[entity.name] = self._diff(
+                entity, read.source, frame, file_rank, pulls
+            )
             for name, value in entity_counts.items():
                 counts[name] += value
             if rows.height:
@@ -745,6 +772,7 @@ class Store:
             ),
             "notes": list(stats.notes),
             "status": "committed",
+            "profile": profiles.to_json(profile[ORDERS.name], profile[TRACKING.name]),
         }
         # The commit point: until this row exists, readers ignore the rows written above.
         self._append(self._table("pulls"), pl.DataFrame([row], schema=PULLS_SCHEMA))
@@ -757,8 +785,9 @@ class Store:
         frame: pl.DataFrame,
         file_rank: dict[str, int],
         pulls: pl.DataFrame,
-    ) -> tuple[pl.DataFrame, dict[str, int]]:
-        """The rows to append for one source, and how many were new / changed / unchanged."""
+    ) -> tuple[pl.DataFrame, dict[str, int], pl.DataFrame]:
+        """The rows to append for one source, how many were new / changed / unchanged, and the
+        source's profile once they are appended."""
         incoming = s.conform(frame, entity.schema).with_columns(pl.col(s.SOURCE).fill_null(source))
         if s.SHIPMENT_ID in entity.key:
             incoming = incoming.with_columns(pl.col(s.SHIPMENT_ID).fill_null(""))
@@ -784,8 +813,12 @@ class Store:
 
         stored = self._stored_hashes(entity, source, pulls)
         if stored is None:
-            return incoming, {"new": incoming.height, "changed": 0, "unchanged": 0, "stale": 0}
-        joined = incoming.join(stored, on=list(entity.key), how="left")
+            counts = {"new": incoming.height, "changed": 0, "unchanged": 0, "stale": 0}
+            return incoming, counts, _profile(entity, incoming.lazy())
+        key = list(entity.key)
+        joined = incoming.join(
+            stored.select(*key, "_stored_hash", "_stored_recency"), on=key, how="left"
+        )
         is_new = pl.col("_stored_hash").is_null()
         same = pl.col(ROW_HASH) == pl.col("_stored_hash")
         stale = (
@@ -801,7 +834,48 @@ class Store:
             stale.sum().alias("stale"),
         ).row(0, named=True)
         rows = joined.filter(is_new | changed).drop("_stored_hash", "_stored_recency")
-        return rows, {name: int(value) for name, value in counts.items()}
+        # The source after the pull: the stored rows, those rewritten replaced.
+        profiled = {c: entity.schema[c] for c in dict.fromkeys([*key, *entity.profile_columns])}
+        after = pl.concat(
+            [
+                _to_storage(stored, profiled).join(rows.select(key), on=key, how="anti"),
+                _to_storage(rows, profiled),
+            ]
+        )
+        profile = _profile(entity, after.lazy())
+        return rows, {name: int(value) for name, value in counts.items()}, profile
+
+    def _unchanged_profile(self, entity: _Entity, source: str, pulls: pl.DataFrame) -> pl.DataFrame:
+        """The profile of a source this pull wrote nothing to: the last pull's, else (a store
+        written before profiles were kept) taken from the stored rows."""
+        kept = self._kept_profiles(pulls.filter(pl.col(s.SOURCE) == source))
+        if kept is not None:
+            return kept[0 if entity is ORDERS else 1]
+        current = self._current_stored(entity, [source], pulls)
+        if current is None:
+            current = s.empty_frame(entity.stored_schema).lazy()
+        return _profile(entity, current)
+
+    @staticmethod
+    def _kept_profiles(pulls: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+        """Every source's profile as the latest pull of each kept it, or None if one did not."""
+        latest = (
+            pulls.sort("seq")
+            .group_by(s.SOURCE, maintain_order=True)
+            .agg(pl.col("profile").last())
+            .sort(s.SOURCE)
+        )
+        if latest.get_column("profile").null_count():
+            return None
+        parts = [profiles.from_json(src, text) for src, text in latest.iter_rows()]
+        orders = [o for o, _ in parts] or [s.empty_frame(profiles.ORDER_PROFILE_SCHEMA)]
+        carriers = [c for _, c in parts] or [s.empty_frame(profiles.CARRIER_PROFILE_SCHEMA)]
+        return pl.concat(orders), pl.concat(carriers)
+
+    def profiles(self) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+        """(order profiles, carrier profiles) of every source in the store (ordersync.profiles),
+        or None when a source's latest pull predates profiles: then survey the rows."""
+        return self._kept_profiles(self.pulls())
 
     @staticmethod
     def _check_keys(entity: _Entity, source: str, incoming: pl.DataFrame) -> None:
@@ -829,7 +903,7 @@ class Store:
         if current is None:
             return None
         wanted: list[pl.Expr] = [
-            *(pl.col(k) for k in entity.key),
+            *(pl.col(c) for c in dict.fromkeys([*entity.key, *entity.profile_columns])),
             pl.col(ROW_HASH).alias("_stored_hash"),
             pl.col(entity.recency).alias("_stored_recency"),
         ]
@@ -1077,6 +1151,7 @@ class Store:
             "not_checked": json.dumps(
                 [n.to_dict() for n in result.not_checked], ensure_ascii=False
             ),
+            "basis": result.basis,
         }
         with self.writing():
             self._replace_findings(findings)

@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 
 from ordersync import schema as s
 from ordersync.engine import evaluate, reconcile
-from ordersync.engine.run import incremental_ids
+from ordersync.engine.run import Moved, incremental_ids, moved
 from ordersync.errors import UsageError
 from ordersync.findings import ReconcileResult
 
@@ -45,15 +45,23 @@ class FakeStore:
     def tracking(self):
         return s.empty_frame(s.TRACKING_SCHEMA).lazy()
 
+    def profiles(self):
+        return None  # like a store written before profiles were kept: the engine surveys
+
     def findings(self):
         return self.saved.lazy()
 
     def save_run(self, result: ReconcileResult) -> None:
         self.saved = result.findings
-        self.run_rows.append({"started_at": result.started_at, "as_of": result.as_of})
+        self.run_rows.append(
+            {"started_at": result.started_at, "as_of": result.as_of, "basis": result.basis}
+        )
 
     def runs(self):
-        return pl.DataFrame(self.run_rows, schema={"started_at": s.Timestamp, "as_of": s.Timestamp})
+        return pl.DataFrame(
+            self.run_rows,
+            schema={"started_at": s.Timestamp, "as_of": s.Timestamp, "basis": pl.String},
+        )
 
 
 def _store(rows: list[dict], at=None) -> FakeStore:
@@ -168,6 +176,97 @@ def test_incremental_scope_is_the_timestamps_that_crossed_a_threshold():
     )
     # "shipped" crosses pickup_grace (24h) one hour from now
     assert set(ids.collect().get_column(s.ORDER_ID)) == {"sla", "grace", "future", "shipped"}
+
+
+def _incremental_matches_full(config, store: FakeStore, as_of) -> set:
+    """Judge incrementally at as_of, check a full run on the same rows agrees, return the open set."""
+    incremental = reconcile(config, store, as_of=as_of, incremental=True, now=as_of)
+    full = reconcile(config, FakeStore(store.current, store.versions), as_of=as_of, now=as_of)
+    assert _open(incremental) == _open(full)
+    return _open(incremental)
+
+
+def test_incremental_sees_an_oms_backfill_move_the_start_of_its_data():
+    """Order x was delivered before the OMS's data began, so its absence there was not
+    checked. A backfill of older OMS rows (other orders) moves that start before x's
+    delivery: x's rows did not change, yet it is now missing from the OMS."""
+    config = make_config()
+    store = _store(
+        [
+            row("tb", "x", status="delivered", paid_at=ago(days=10), delivered_at=ago(days=8)),
+            row("tb", "y", status="delivered", paid_at=ago(days=5), delivered_at=ago(days=3)),
+            row("oms", "y", status="delivered", created_at=ago(days=5)),
+        ]
+    )
+    first = reconcile(config, store, as_of=AS_OF, now=AS_OF)
+    assert ("missing_order", "x", "oms") not in _open(first)
+    store.pull(
+        [
+            row("tb", "z", status="delivered", paid_at=ago(days=9), delivered_at=ago(days=7)),
+            row("oms", "z", status="delivered", created_at=ago(days=9)),
+        ],
+        AS_OF,
+    )
+    # judged at the same as_of: no timer moved, only the OMS's start did
+    assert ("missing_order", "x", "oms") in _incremental_matches_full(config, store, AS_OF)
+
+
+def test_incremental_sees_a_channel_coverage_grow_over_an_oms_row():
+    """An OMS row no channel knows, dated before the channel's first order, is not called an
+    orphan; once the channel's export reaches back past its date, it is."""
+    config = make_config()
+    store = _store(
+        [
+            row("tb", "a", status="paid", created_at=ago(days=3), paid_at=ago(days=3)),
+            row("oms", "a", status="paid", created_at=ago(days=3)),
+            row("oms", "stray", status="paid", created_at=ago(days=6)),
+        ]
+    )
+    first = reconcile(config, store, as_of=AS_OF, now=AS_OF)
+    assert ("orphan_order", "stray", "oms") not in _open(first)
+    store.pull(
+        [
+            row("tb", "b", status="paid", created_at=ago(days=7), paid_at=ago(days=7)),
+            row("oms", "b", status="paid", created_at=ago(days=7)),
+        ],
+        AS_OF,
+    )
+    assert ("orphan_order", "stray", "oms") in _incremental_matches_full(config, store, AS_OF)
+
+
+def test_incremental_after_a_rule_setting_changed_judges_everything():
+    store = _store(
+        [
+            row("tb", "p", status="paid", paid_at=ago(hours=1.5)),
+            row("tb", "q", status="paid", paid_at=ago(hours=1.5)),
+            row("oms", "q", status="paid", created_at=ago(hours=1.5)),
+        ]
+    )
+    first = reconcile(make_config(), store, as_of=AS_OF, now=AS_OF)
+    assert ("missing_order", "p", "oms") not in _open(first)  # 1.5 h < missing_grace 2 h
+    tighter = make_config(missing_grace="1h")
+    assert ("missing_order", "p", "oms") in _incremental_matches_full(tighter, store, AS_OF)
+
+
+def test_what_moved_between_two_runs():
+    config = make_config()
+    before = _store(
+        [
+            row("tb", "1", status="paid", created_at=ago(days=3), paid_at=ago(days=3)),
+            row("oms", "1", status="paid", created_at=ago(days=4)),
+        ]
+    )
+    first = reconcile(config, before, as_of=AS_OF, now=AS_OF).basis
+    assert moved(None, first).everything
+    assert moved(first, first) == Moved(everything=False, boundaries=())
+    before.pull([row("tb", "2", status="paid", created_at=ago(days=1), paid_at=ago(days=1))], AS_OF)
+    grown = reconcile(config, before, as_of=AS_OF, now=AS_OF).basis
+    # the channel's coverage ends two days later: only that stretch is judged again
+    assert moved(first, grown) == Moved(everything=False, boundaries=((ago(days=3), ago(days=1)),))
+    before.pull([row("wms", "1", status="shipped", created_at=ago(days=2))], AS_OF)
+    with_warehouse = reconcile(config, before, as_of=AS_OF, now=AS_OF).basis
+    assert moved(grown, with_warehouse).everything  # a source appeared
+    assert moved(grown, "not json").everything
 
 
 def test_disabled_rules_and_unknown_rule():

@@ -7,7 +7,9 @@ unchanged (findings.apply_lifecycle).
 
 Incremental runs. A finding can appear or disappear without any row of its order changing:
 timers (missing_grace, ship_sla, pickup_grace, stuck_after, stall_after, …) expire as as_of
-moves on, and courier data changes. So an incremental run judges the union of
+moves on, courier data changes, and the store-wide facts the rules branch on (view.Survey:
+which sources exist, the period each covers, the carriers the carrier data vouches for) move
+with every pull. So an incremental run judges the union of
 
 - orders with a history version pulled since the previous run started (rows changed);
 - orders with a timestamp that crossed a threshold since the previous run: every time rule
@@ -19,10 +21,14 @@ moves on, and courier data changes. So an incremental run judges the union of
   after the last one judges a few minutes' worth of timestamps per threshold, not the last
   days' orders;
 - orders whose tracking numbers got new courier data since the previous run;
-- oms/warehouse rows whose id no channel knows (orphan candidates; few, and channel coverage
-  may have grown to cover them).
+- where a period boundary of the survey moved (an OMS or warehouse source's first date, a
+  channel's coverage), the orders with a timestamp between the old and the new boundary:
+  only those can change sides of it (missing_order's "delivered before the source's data
+  begins", orphan_order's "dated inside a channel's coverage").
 
-With no previous run, or an as_of earlier than the previous one, the run is a full run.
+Everything is judged again when the run cannot know what moved: no previous run, an as_of
+earlier than the previous one, a source or carrier set that changed, other rule settings, or
+a previous run saved by an ordersync that did not record its basis.
 """
 
 from __future__ import annotations
@@ -43,11 +49,11 @@ from ordersync.engine.evidence import Gap
 from ordersync.engine.rules import RULE_FUNCTIONS
 from ordersync.engine.view import (
     PULLED_AT,
+    Survey,
     View,
     build_view,
     conform_with,
-    dated,
-    normalise_order_id,
+    from_profiles,
     prepare_orders,
     survey,
     tracking_numbers,
@@ -60,6 +66,8 @@ from ordersync.findings import (
     money_at_risk,
     with_identity,
 )
+from ordersync.profiles import dated
+from ordersync.schema import normalise_order_id
 
 ORDERS_CHECKED_SCHEMA: dict[str, pl.DataType] = {
     s.SOURCE: pl.String(),
@@ -209,6 +217,7 @@ def _evaluate(
     rules: Sequence[str] | None,
     order_ids: pl.LazyFrame | None,
     rows_per_bucket: int | None = None,
+    facts: Survey | None = None,
 ) -> tuple[
     pl.DataFrame, tuple[NotChecked, ...], pl.DataFrame, tuple[str, ...], pl.DataFrame | None
 ]:
@@ -223,10 +232,13 @@ def _evaluate(
     scope_ids = scope.lazy() if scope is not None else None
     count = bucket_count(_rows_to_judge(config, orders, scope), rows_per_bucket or ROWS_PER_BUCKET)
     if count == 1:
-        view = build_view(config, orders, tracking, history, as_of=as_of, scope_ids=scope_ids)
+        view = build_view(
+            config, orders, tracking, history, as_of=as_of, scope_ids=scope_ids, facts=facts
+        )
         judged = [_judge(config, view, selected)]
     else:
-        facts = survey(config, prepare_orders(orders), tracking)
+        if facts is None:
+            facts = survey(config, prepare_orders(orders), tracking)
         with split(
             orders,
             tracking,
@@ -329,6 +341,67 @@ def thresholds(config: Config) -> tuple[timedelta, ...]:
     )
 
 
+class Moved(NamedTuple):
+    """What moved in the store-wide facts since the previous run (see the module docstring)."""
+
+    everything: bool
+    # (low, high): an order with a timestamp in [low, high] may have changed sides of a boundary
+    boundaries: tuple[tuple[datetime, datetime], ...] = ()
+
+
+def basis(config: Config, facts: Survey) -> str:
+    """What a run's verdicts rest on besides the orders' own rows: the survey and the rule
+    settings. Saved with the run; the next incremental run compares (`moved`)."""
+    settings = hashlib.blake2b(config.rules.model_dump_json().encode(), digest_size=8)
+    return json.dumps(
+        {"survey": facts.to_dict(), "rules": settings.hexdigest()},
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+def moved(previous: str | None, current: str) -> Moved:
+    """Compare two runs' `basis`."""
+    if previous is None:
+        return Moved(everything=True)
+    try:
+        before, now = json.loads(previous), json.loads(current)
+        if before["rules"] != now["rules"]:
+            return Moved(everything=True)
+        old, new = before["survey"], now["survey"]
+        kinds = {name: kind for name, (kind, _) in new["sources"].items()}
+        if kinds != {name: kind for name, (kind, _) in old["sources"].items()}:
+            return Moved(everything=True)
+        if old["covered_carriers"] != new["covered_carriers"]:
+            return Moved(everything=True)
+        # (old, new) pairs of every boundary a rule compares a timestamp with
+        pairs = [
+            (old["sources"][name][1], new["sources"][name][1])
+            for name, kind in kinds.items()
+            if kind in ("oms", "warehouse")
+        ]
+        old_cover = {row[0]: row[1:] for row in old["channel_coverage"]}
+        new_cover = {row[0]: row[1:] for row in new["channel_coverage"]}
+        if old_cover.keys() != new_cover.keys():
+            return Moved(everything=True)
+        for name, (channel, start, end) in new_cover.items():
+            old_channel, old_start, old_end = old_cover[name]
+            if channel != old_channel:
+                return Moved(everything=True)
+            pairs += [(old_start, start), (old_end, end)]
+    except (ValueError, KeyError, TypeError):
+        return Moved(everything=True)
+    boundaries = []
+    for before_at, now_at in pairs:
+        if before_at == now_at:
+            continue
+        if before_at is None or now_at is None:
+            return Moved(everything=True)
+        low, high = sorted((datetime.fromisoformat(before_at), datetime.fromisoformat(now_at)))
+        boundaries.append((low, high))
+    return Moved(everything=False, boundaries=tuple(boundaries))
+
+
 def incremental_ids(
     config: Config,
     orders: pl.LazyFrame,
@@ -338,6 +411,7 @@ def incremental_ids(
     last_started: datetime,
     last_as_of: datetime,
     as_of: datetime,
+    boundaries: Sequence[tuple[datetime, datetime]] = (),
 ) -> pl.LazyFrame:
     """Order ids an incremental run must judge (see the module docstring)."""
     durations = thresholds(config)
@@ -365,25 +439,30 @@ def incremental_ids(
     ).select(s.ORDER_ID)
     track = s.conform(tracking, s.TRACKING_SCHEMA)
     track_names = tracking.collect_schema().names()
-    moved = recent(s.LAST_EVENT_AT) | recent(s.FIRST_SCAN_AT)
+    courier_moved = recent(s.LAST_EVENT_AT) | recent(s.FIRST_SCAN_AT)
     if PULLED_AT in track_names:
         track = conform_with(tracking, s.TRACKING_SCHEMA, [pl.col(PULLED_AT).cast(s.Timestamp)])
-        moved = moved | (pl.col(PULLED_AT) >= last_started).fill_null(False)
+        courier_moved = courier_moved | (pl.col(PULLED_AT) >= last_started).fill_null(False)
     numbers = (
-        track.filter(moved)
+        track.filter(courier_moved)
         .select(pl.col(s.TRACKING_NO).str.strip_chars())
         .unique()
         .collect(engine="streaming")
     )
-    channel_ids = rows.filter(pl.col(s.SOURCE_KIND) == "channel").select(s.ORDER_ID)
-    strays = (
-        rows.filter(pl.col(s.SOURCE_KIND) != "channel")
-        .select(s.ORDER_ID)
-        .join(channel_ids, on=s.ORDER_ID, how="anti")
-    )
-    parts = [changed, strays]
+    parts = [changed]
     if moved_on:
         parts += [timers, version_dates]
+    if boundaries:
+
+        def between(at: pl.Expr) -> pl.Expr:
+            inside = [at.is_between(low, high) for low, high in boundaries]
+            return pl.any_horizontal(inside).fill_null(False)
+
+        parts.append(
+            rows.filter(pl.any_horizontal([between(pl.col(c)) for c in s.TIMESTAMP_FIELDS])).select(
+                s.ORDER_ID
+            )
+        )
     if numbers.height:
         # Every row's tracking numbers are unpacked to find the parcels' orders: only done
         # when some courier record moved.
@@ -416,12 +495,20 @@ def reconcile(
     started = _utc(now, config) if now else datetime.now(UTC)
     as_of = _utc(as_of, config) if as_of else started
     orders, tracking, history = store.orders(), store.tracking(), store.order_history()
+    kept = store.profiles()
+    facts = (
+        from_profiles(config, *kept)
+        if kept is not None
+        else survey(config, prepare_orders(orders), tracking)
+    )
+    run_basis = basis(config, facts)
     order_ids = None
     if incremental:
         runs = store.runs()
         if runs.height:
             last = runs.sort("started_at").row(-1, named=True)
-            if last["as_of"] is not None and last["as_of"] <= as_of:
+            change = moved(last.get("basis"), run_basis)
+            if last["as_of"] is not None and last["as_of"] <= as_of and not change.everything:
                 order_ids = incremental_ids(
                     config,
                     orders,
@@ -430,6 +517,7 @@ def reconcile(
                     last_started=last["started_at"],
                     last_as_of=last["as_of"],
                     as_of=as_of,
+                    boundaries=change.boundaries,
                 )
     hits, not_checked, checked, selected, scope = _evaluate(
         config,
@@ -442,6 +530,7 @@ def reconcile(
         rules=rules,
         order_ids=order_ids,
         rows_per_bucket=rows_per_bucket,
+        facts=facts,
     )
     previous = store.findings().collect()
     findings, counts = apply_lifecycle(
@@ -460,6 +549,7 @@ def reconcile(
         resolved=counts.resolved,
         money_at_risk=money_at_risk(findings),
         rules_run=selected,
+        basis=run_basis,
     )
     store.save_run(result)
     return result

@@ -6,7 +6,8 @@ import polars as pl
 
 from ordersync import schema as s
 from ordersync.engine.evidence import Gap, RuleResult, duration_text, shape_hits, with_evidence
-from ordersync.engine.view import View, dated, is_live, join_ids
+from ordersync.engine.view import View, is_live, join_ids
+from ordersync.profiles import dated
 
 # An OMS has released an order to the warehouse once it is paid and not held.
 RELEASED = ("paid", "processing", "shipped", "delivered")
