@@ -23,6 +23,9 @@ CHANNEL_START = "ch_start"  # a channel order's period: paid_at, else created_at
 CHANNEL_END = "ch_end"
 START = "start"  # any order row's period: dated()
 END = "end"
+# rows whose stored id is not in normal form (schema.normalise_order_id); readers normalise,
+# so this is 0 unless a reader let some through, and then the engine looks ids up by form
+ODD_IDS = "odd_ids"
 
 ORDER_PROFILE_SCHEMA: dict[str, pl.DataType] = {
     s.SOURCE: pl.String(),
@@ -33,6 +36,7 @@ ORDER_PROFILE_SCHEMA: dict[str, pl.DataType] = {
     CHANNEL_END: s.Timestamp,
     START: s.Timestamp,
     END: s.Timestamp,
+    ODD_IDS: pl.Int64(),
 }
 CARRIER_PROFILE_SCHEMA: dict[str, pl.DataType] = {
     s.SOURCE: pl.String(),
@@ -78,6 +82,7 @@ def order_profile(rows: pl.LazyFrame) -> pl.LazyFrame:
         channel_dated().max().alias(CHANNEL_END),
         dated().min().alias(START),
         dated().max().alias(END),
+        (pl.col(s.ORDER_ID).cast(pl.String) != order_id).sum().cast(pl.Int64).alias(ODD_IDS),
     )
     return s.conform(profile, ORDER_PROFILE_SCHEMA)
 

@@ -58,6 +58,7 @@ class Story:
     latest: ReconcileResult | None = None
     runs_after_latest: int = 0
     runs_before_latest: int = 0
+    incremental_scope: pl.DataFrame | None = None
     ack_exit: int | None = None
     ack_output: str = ""
     fixed_amount: str = ""  # A: its OMS amount set to the channel's
@@ -189,7 +190,18 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Story:
 
     _edit_oms(world, store, story, updated_at=as_of - timedelta(minutes=65))
     story.pull_stats = pull(config, store, sources=["oms"], now=as_of - timedelta(minutes=60))
-    run("incremental", 50, incremental=True)
+    judged_scopes = []
+    evaluate_whole = engine_run._evaluate
+
+    def recording(*args, **kwargs):
+        out = evaluate_whole(*args, **kwargs)
+        judged_scopes.append(out[-1])
+        return out
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine_run, "_evaluate", recording)
+        run("incremental", 50, incremental=True)
+    story.incremental_scope = judged_scopes[0]
     run("full", 40)
     return story
 
@@ -296,6 +308,15 @@ def test_run_counts_after_the_edit(story: Story) -> None:
     assert (incremental.new, incremental.resolved) == (1, 2)  # B re-opened; A and C fixed
     assert (full.new, full.resolved) == (0, 0)
     assert story.store.runs().height == 5
+
+
+def test_the_incremental_run_judged_only_what_the_edit_touched(story: Story) -> None:
+    scope = story.incremental_scope
+    assert scope is not None, "the incremental run judged the whole store"
+    orders = story.store.orders().select(pl.col(s.ORDER_ID).n_unique()).collect().item()
+    edited = {story.fixed_amount, story.acked, story.added}
+    assert edited <= set(scope.get_column(s.ORDER_ID))
+    assert scope.height < orders / 10
 
 
 def test_incremental_run_gives_the_same_findings_as_a_full_run(story: Story) -> None:

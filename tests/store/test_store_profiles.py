@@ -107,6 +107,10 @@ def test_the_survey_from_profiles_is_the_survey_of_the_rows(store, make_read):
     assert kept.sources == scanned.sources
     assert kept.to_dict()["sources"]["oms"] == ["oms", _day(5).isoformat()]
     assert kept.covered_carriers == frozenset({"sf"})
+    assert kept.ids_normal and scanned.ids_normal
+    # An id a reader let through with a stray quote: readers of the store must look ids up.
+    apply(store, make_read([_oms("7'", created_at=_day(2))], source="oms"), at=T0 + timedelta(1))
+    assert not from_profiles(config, *store.profiles()).ids_normal
 
 
 def test_a_store_from_before_profiles_falls_back_and_heals(store, make_read, monkeypatch):

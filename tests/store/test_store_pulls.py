@@ -8,14 +8,16 @@ from datetime import timedelta
 from decimal import Decimal
 
 import polars as pl
+import pyarrow as pa
 import pytest
+from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 from storekit import T0, apply, order
 
 from ordersync import schema as s
 from ordersync import store as store_module
 from ordersync.errors import InputError, StoreError
-from ordersync.store import PULL_ID, PULLED_AT, ROW_HASH, Store
+from ordersync.store import ORDERS, PULL_ID, PULLED_AT, ROW_HASH, Store
 
 
 def current(store: Store, **kwargs) -> pl.DataFrame:
@@ -346,6 +348,32 @@ def test_compaction_keeps_every_answer(store, make_read):
     assert apply(store, make_read([order("9")])).unchanged == 1
     store.compact()
     assert_frame_equal(current(store), now)
+
+
+def test_snapshot_marks_from_file_statistics_match_the_data(store, make_read, monkeypatch):
+    """Readers take each source's newest snapshot pull from the commit log's file statistics;
+    without them (files written by another tool) from the data, with the same answer."""
+    _pull_days(store, make_read, 3)
+    store.compact()  # the first snapshot adopts the log's files (statistics written by us)
+    apply(
+        store,
+        make_read([order("0", amount=Decimal("2.00"), updated_at=T0 + timedelta(days=9))]),
+        at=T0 + timedelta(days=9),
+    )
+    store.compact()  # rewritten by deltalake's writer (its own statistics)
+    apply(store, make_read([order("7")]), at=T0 + timedelta(days=10))
+    _, marks = store._snapshot(ORDERS)
+    newest = store.pulls().filter(pl.col("new") + pl.col("changed") > 0).get_column(PULL_ID)
+    assert marks.to_dicts() == [{s.SOURCE: "taobao", "_mark": newest[-2]}]
+    expected = current(store)
+    assert expected.height == 7
+
+    monkeypatch.setattr(
+        DeltaTable, "get_add_actions", lambda self, flatten=False: pa.table({"path": ["x"]})
+    )
+    _, scanned = store._snapshot(ORDERS)
+    assert_frame_equal(scanned, marks)
+    assert_frame_equal(current(store), expected)
 
 
 def test_a_compaction_interrupted_between_sources_reads_correctly(store, make_read, monkeypatch):
