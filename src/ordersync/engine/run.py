@@ -197,11 +197,16 @@ def _judge(
     )
 
 
-def _rows_to_judge(config: Config, orders: pl.LazyFrame, scope: pl.DataFrame | None) -> int:
+def _rows_to_judge(
+    config: Config, orders: pl.LazyFrame, scope: pl.DataFrame | None, facts: Survey | None
+) -> int:
     """Order rows an evaluation will hold; a scoped run estimates one row per order source."""
     if scope is not None:
         order_sources = [src for src in config.sources if src.kind in s.ORDER_SOURCE_KINDS]
         return scope.height * max(1, len(order_sources))
+    if facts is not None:
+        # counting the store's current rows reads every key (the latest-version selection)
+        return sum(info.rows for info in facts.sources.values())
     return int(orders.select(pl.len()).collect(engine="streaming").item())
 
 
@@ -230,7 +235,9 @@ def _evaluate(
     # history, courier data); held in memory, that took 15 GB at 10M orders.
     scope = scope_plan.collect(engine="streaming") if scope_plan is not None else None
     scope_ids = scope.lazy() if scope is not None else None
-    count = bucket_count(_rows_to_judge(config, orders, scope), rows_per_bucket or ROWS_PER_BUCKET)
+    count = bucket_count(
+        _rows_to_judge(config, orders, scope, facts), rows_per_bucket or ROWS_PER_BUCKET
+    )
     if count == 1:
         view = build_view(
             config, orders, tracking, history, as_of=as_of, scope_ids=scope_ids, facts=facts
