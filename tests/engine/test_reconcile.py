@@ -248,6 +248,24 @@ def test_incremental_after_a_rule_setting_changed_judges_everything():
     assert ("missing_order", "p", "oms") in _incremental_matches_full(tighter, store, AS_OF)
 
 
+def test_incremental_reads_every_spelling_of_a_changed_order_id():
+    """The OMS stored order 123 as " 123" (a reader let the space through). When the channel
+    order changes, the incremental run must still find its OMS row, or 123 would look missing
+    from the OMS."""
+    config = make_config()
+    store = _store(
+        [
+            row("tb", "123", status="paid", paid_at=ago(days=3), amount=30),
+            row("oms", " 123", status="paid", created_at=ago(days=3), amount=30),
+        ]
+    )
+    reconcile(config, store, as_of=AS_OF, now=AS_OF)
+    store.pull([row("tb", "123", status="paid", paid_at=ago(days=3), amount=31)], AS_OF)
+    found = _incremental_matches_full(config, store, AS_OF)
+    assert ("missing_order", "123", "oms") not in found
+    assert ("amount_mismatch", "123", "oms") in found
+
+
 def test_what_moved_between_two_runs():
     config = make_config()
     before = _store(

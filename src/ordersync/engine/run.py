@@ -245,7 +245,7 @@ def _evaluate(
         judged = [_judge(config, view, selected)]
     else:
         if facts is None:
-            facts = survey(config, prepare_orders(orders), tracking)
+            facts = survey(config, orders, tracking)
         with split(
             orders,
             tracking,
@@ -503,11 +503,7 @@ def reconcile(
     as_of = _utc(as_of, config) if as_of else started
     orders, tracking, history = store.orders(), store.tracking(), store.order_history()
     kept = store.profiles()
-    facts = (
-        from_profiles(config, *kept)
-        if kept is not None
-        else survey(config, prepare_orders(orders), tracking)
-    )
+    facts = from_profiles(config, *kept) if kept is not None else survey(config, orders, tracking)
     run_basis = basis(config, facts)
     order_ids = None
     if incremental:

@@ -342,10 +342,11 @@ class Survey:
         }
 
 
-def survey(config: Config, rows: pl.LazyFrame, tracking: pl.LazyFrame) -> Survey:
-    """The survey of every row: `rows` are prepared order rows (prepare_orders), `tracking` the
-    store's tracking. Where the store kept each source's profile, `from_profiles` is the same
-    without reading the rows."""
+def survey(config: Config, orders: pl.LazyFrame, tracking: pl.LazyFrame) -> Survey:
+    """The survey of every row of `orders` and `tracking` as stored (ids as they are spelled
+    there: the survey says whether any is out of normal form). Where the store kept each
+    source's profile, `from_profiles` is the same without reading the rows."""
+    rows = s.conform(orders, s.ORDERS_SCHEMA)
     orders_profile, carriers_profile = pl.collect_all(
         [order_profile(rows), carrier_profile(tracking)], engine="streaming"
     )
@@ -459,19 +460,20 @@ def build_view(
     facts: Survey | None = None,
 ) -> View:
     """Normalise the inputs, restrict them to the orders of `scope_ids` (a filter on the id,
-    applied while the store is read), and collect the few small facts the rules branch on (`facts`, when the caller
-    surveyed the whole store already)."""
+    applied while the store is read), and take the few store-wide facts the rules branch on
+    (`facts`, when the caller has them already: the store's profiles, or one survey shared by
+    the pieces of a split evaluation)."""
+    if facts is None:
+        facts = survey(config, orders, tracking)
+    hist = read_history(history, as_of)
     # Every rule reads the rows several times; left lazy, each read would scan and normalise
     # the store again (Polars shares nothing between separate collects). So they are settled
-    # once, without the bookkeeping columns no rule or evidence reads.
-    all_rows = read_rows(orders)
-    hist = read_history(history, as_of)
-    # Streaming: measured at 1M orders, the store's latest-version selection peaks at about
-    # half the memory (1.9 GB instead of 3.6 GB) and runs no slower than in memory.
+    # once, without the bookkeeping columns no rule or evidence reads. Streaming: measured at
+    # 1M orders, the store's latest-version selection peaks at about half the memory (1.9 GB
+    # instead of 3.6 GB) and runs no slower than in memory.
     if scope_ids is not None:
         # The scope is a set of order ids, so every row of a judged order is in it: the
-        # orphan check finds an order's channel rows here too. Only the survey reads the
-        # rest of the store, streaming through a few aggregates.
+        # orphan check finds an order's channel rows here too.
         ids = (
             scope_ids.select(normalise_order_id(pl.col(s.ORDER_ID)).alias(s.ORDER_ID))
             .unique()
@@ -480,7 +482,7 @@ def build_view(
         )
         # Every version of a stored row has its key's spelling of the id, so the current rows
         # give the spellings the history's filter needs too.
-        in_scope = order_ids_in(orders, ids, ids_normal=facts is not None and facts.ids_normal)
+        in_scope = order_ids_in(orders, ids, ids_normal=facts.ids_normal)
         rows = read_rows(orders.filter(in_scope)).collect(engine="streaming").lazy()
         hist = read_history(history.filter(in_scope), as_of)
         # Only the courier records of the scope's parcels: the rules fold what they are given.
@@ -492,11 +494,8 @@ def build_view(
         wanted = pl.col(s.TRACKING_NO).cast(pl.String).str.strip_chars().is_in(numbers.implode())
         courier = prepare_tracking(tracking.filter(wanted))
     else:
-        rows = all_rows.collect(engine="streaming").lazy()
-        all_rows = rows
+        rows = read_rows(orders).collect(engine="streaming").lazy()
         courier = prepare_tracking(tracking)
-    if facts is None:
-        facts = survey(config, all_rows, tracking)
     return View(
         config=config,
         as_of=as_of,
