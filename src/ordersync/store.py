@@ -9,7 +9,8 @@ Everything lives in Delta tables under one directory::
       orders/current      snapshot of the latest version per key, rewritten by compact()
       tracking/log        the same for carrier tracking
       tracking/current
-      pulls               one row per committed source pull: the commit point and the cursor
+      pulls               one row per committed source pull: the commit point, the cursor
+                          and the source's profile after it (ordersync.profiles)
       findings            the current findings, replaced by each reconcile run
       runs                one row per reconcile run
 
@@ -104,8 +105,8 @@ PULLS_SCHEMA: dict[str, pl.DataType] = {
     "unknown_carriers": pl.String(),
     "notes": pl.List(pl.String),
     "status": pl.String(),
-    # The source's profile after this pull (ordersync.profiles); null in pulls written by an
-    # ordersync before 0.2, whose readers then survey the rows instead.
+    # The source's profile after this pull (ordersync.profiles); null in pulls written before
+    # profiles were kept: readers then survey the rows instead.
     "profile": pl.String(),
 }
 

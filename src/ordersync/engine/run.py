@@ -52,7 +52,6 @@ from ordersync.engine.view import (
     Survey,
     View,
     build_view,
-    conform_with,
     from_profiles,
     prepare_orders,
     survey,
@@ -432,9 +431,12 @@ def incremental_ids(
 
     rows = prepare_orders(orders)
     hist = prepare_orders(history)
-    has_pulls = PULLED_AT in hist.collect_schema().names()
+    has_pulls = PULLED_AT in history.collect_schema().names()
+    # Pull times are filtered as stored, before the rows are conformed, so the reader skips
+    # the files and row groups of earlier pulls by their statistics.
+    pulled_since = pl.col(PULLED_AT).cast(s.Timestamp) >= last_started
     changed = (
-        hist.filter(pl.col(PULLED_AT) >= last_started).select(s.ORDER_ID)
+        prepare_orders(history.filter(pulled_since)).select(s.ORDER_ID)
         if has_pulls
         else hist.select(s.ORDER_ID).head(0)
     )
@@ -444,17 +446,20 @@ def incremental_ids(
     version_dates = hist.filter(
         recent(s.UPDATED_AT) | (recent(PULLED_AT) if has_pulls else pl.lit(False))
     ).select(s.ORDER_ID)
-    track = s.conform(tracking, s.TRACKING_SCHEMA)
-    track_names = tracking.collect_schema().names()
-    courier_moved = recent(s.LAST_EVENT_AT) | recent(s.FIRST_SCAN_AT)
-    if PULLED_AT in track_names:
-        track = conform_with(tracking, s.TRACKING_SCHEMA, [pl.col(PULLED_AT).cast(s.Timestamp)])
-        courier_moved = courier_moved | (pl.col(PULLED_AT) >= last_started).fill_null(False)
+    # courier records that moved since the last run: pulled since, or an event time that crossed
+    moved = []
+    if PULLED_AT in tracking.collect_schema().names():
+        moved.append(tracking.filter(pulled_since).select(pl.col(s.TRACKING_NO).cast(pl.String)))
+    if moved_on:
+        crossed = recent(s.LAST_EVENT_AT) | recent(s.FIRST_SCAN_AT)
+        moved.append(s.conform(tracking, s.TRACKING_SCHEMA).filter(crossed).select(s.TRACKING_NO))
     numbers = (
-        track.filter(courier_moved)
+        pl.concat(moved)
         .select(pl.col(s.TRACKING_NO).str.strip_chars())
         .unique()
         .collect(engine="streaming")
+        if moved
+        else pl.DataFrame(schema={s.TRACKING_NO: pl.String})
     )
     parts = [changed]
     if moved_on:
