@@ -406,6 +406,23 @@ class Store:
         marks = scan.group_by(s.SOURCE).agg(pl.col(PULL_ID).max().alias("_mark")).collect()
         return scan, marks
 
+    def _log(self, entity: _Entity) -> tuple[pl.LazyFrame | None, list[str] | None]:
+        """The entity's log and the sources with rows in it (from the commit log, None if it
+        does not say), both of one table version."""
+        path = self._table(entity.name, "log")
+        if not (path / "_delta_log").is_dir():
+            return None, None
+        try:
+            table = DeltaTable(str(path))
+            scan = pl.scan_delta(table)
+            actions = pl.DataFrame(table.get_add_actions(flatten=True))
+        except (DeltaError, OSError) as exc:
+            raise StoreError(f"cannot read the store table {path}: {exc}") from None
+        partition = f"partition.{s.SOURCE}"
+        if partition not in actions.columns:
+            return scan, None
+        return scan, actions.get_column(partition).cast(pl.String).unique().to_list()
+
     def _append(
         self, path: Path, frame: pl.DataFrame | pl.LazyFrame, *, partition_by: str | None = None
     ) -> None:
@@ -631,7 +648,7 @@ class Store:
         self._check_format()
         taken = self._snapshot(entity)
         snapshot, marks = taken if taken is not None else (None, None)
-        log = self._scan(self._table(entity.name, "log"))
+        log, logged = self._log(entity)
         if snapshot is None and log is None:
             return None
         pulls = self.pulls() if pulls is None else pulls
@@ -647,16 +664,27 @@ class Store:
         # snapshot or superseded by a row that is, so only later pulls need reading. Marked
         # per source because compact() replaces one source's partition at a time.
         tail_ids = pulls.filter((pl.col("new") + pl.col("changed")) > 0)
+        if logged is not None:
+            # The pull log counts a pull's rows of every kind: a source that never wrote rows
+            # of this kind has no tail here (and would make it look like several pulls).
+            tail_ids = tail_ids.filter(pl.col(s.SOURCE).is_in(logged))
         if marks is not None:
             tail_ids = tail_ids.join(marks, on=s.SOURCE, how="left").filter(
                 pl.col("_mark").is_null() | (pl.col(PULL_ID) > pl.col("_mark"))
             )
         tail = None
         if log is not None and tail_ids.height:
-            tail = _from_storage(
-                log.filter(pl.col(PULL_ID).is_in(tail_ids.get_column(PULL_ID).implode())),
-                stored,
+            # Per source, the range lets the reader skip the partitions and the files of earlier
+            # pulls by their statistics (is_in alone skips nothing: it read every pull_id).
+            firsts = tail_ids.group_by(s.SOURCE).agg(pl.col(PULL_ID).min()).sort(s.SOURCE)
+            since = pl.any_horizontal(
+                [
+                    (pl.col(s.SOURCE) == pl.lit(source)) & (pl.col(PULL_ID) >= pl.lit(first))
+                    for source, first in firsts.iter_rows()
+                ]
             )
+            in_tail = since & pl.col(PULL_ID).is_in(tail_ids.get_column(PULL_ID).implode())
+            tail = _from_storage(log.filter(in_tail), stored)
             # A pull writes each key at most once, so with one pull per source in the tail
             # every tail row is already the latest version of its key.
             if tail_ids.get_column(s.SOURCE).is_duplicated().any():
