@@ -379,6 +379,17 @@ class Store:
         except (DeltaError, OSError) as exc:
             raise StoreError(f"cannot read the store table {path}: {exc}") from None
 
+    def _table_files(self, path: Path) -> tuple[pl.LazyFrame, pl.DataFrame] | None:
+        """A table's scan and its data files' commit entries (flattened: partition values,
+        statistics), both of one table version; None when the table does not exist yet."""
+        if not (path / "_delta_log").is_dir():
+            return None
+        try:
+            table = DeltaTable(str(path))
+            return pl.scan_delta(table), pl.DataFrame(table.get_add_actions(flatten=True))
+        except (DeltaError, OSError) as exc:
+            raise StoreError(f"cannot read the store table {path}: {exc}") from None
+
     def _snapshot(self, entity: _Entity) -> tuple[pl.LazyFrame, pl.DataFrame] | None:
         """The current-state snapshot and, per source, the newest pull_id in it (`_mark`), both
         of one table version; None when there is no snapshot yet.
@@ -386,18 +397,13 @@ class Store:
         The marks come from the file statistics in the commit log, without opening a data file
         (reading the pull_id column took ~1 s on a 10M-order store, on every read); files
         without usable statistics (written by another tool) make it read the column instead."""
-        path = self._table(entity.name, "current")
-        if not (path / "_delta_log").is_dir():
+        taken = self._table_files(self._table(entity.name, "current"))
+        if taken is None:
             return None
-        try:
-            table = DeltaTable(str(path))
-            scan = pl.scan_delta(table)
-            actions = pl.DataFrame(table.get_add_actions(flatten=True))
-        except (DeltaError, OSError) as exc:
-            raise StoreError(f"cannot read the store table {path}: {exc}") from None
+        scan, files = taken
         partition, newest = f"partition.{s.SOURCE}", f"max.{PULL_ID}"
-        if {partition, newest} <= set(actions.columns) and actions.height:
-            marks = actions.select(
+        if {partition, newest} <= set(files.columns) and files.height:
+            marks = files.select(
                 pl.col(partition).cast(pl.String).alias(s.SOURCE),
                 pl.col(newest).cast(pl.String).alias("_mark"),
             )
@@ -407,21 +413,16 @@ class Store:
         return scan, marks
 
     def _log(self, entity: _Entity) -> tuple[pl.LazyFrame | None, list[str] | None]:
-        """The entity's log and the sources with rows in it (from the commit log, None if it
-        does not say), both of one table version."""
-        path = self._table(entity.name, "log")
-        if not (path / "_delta_log").is_dir():
+        """The entity's log and the sources with rows in it (None if the commit log does not
+        say), both of one table version."""
+        taken = self._table_files(self._table(entity.name, "log"))
+        if taken is None:
             return None, None
-        try:
-            table = DeltaTable(str(path))
-            scan = pl.scan_delta(table)
-            actions = pl.DataFrame(table.get_add_actions(flatten=True))
-        except (DeltaError, OSError) as exc:
-            raise StoreError(f"cannot read the store table {path}: {exc}") from None
+        scan, files = taken
         partition = f"partition.{s.SOURCE}"
-        if partition not in actions.columns:
+        if partition not in files.columns:
             return scan, None
-        return scan, actions.get_column(partition).cast(pl.String).unique().to_list()
+        return scan, files.get_column(partition).cast(pl.String).unique().to_list()
 
     def _append(
         self, path: Path, frame: pl.DataFrame | pl.LazyFrame, *, partition_by: str | None = None

@@ -186,52 +186,49 @@ def _incremental_matches_full(config, store: FakeStore, as_of) -> set:
     return _open(incremental)
 
 
+def _appears_after_a_pull_elsewhere(rows: list[dict], pulled: list[dict], finding: tuple) -> None:
+    """`finding` is not raised on `rows`; after `pulled` (rows of other orders) is pulled, an
+    incremental run at the same as_of (no timer moved) raises it, as a full run does."""
+    config = make_config()
+    store = _store(rows)
+    assert finding not in _open(reconcile(config, store, as_of=AS_OF, now=AS_OF))
+    store.pull(pulled, AS_OF)
+    assert finding in _incremental_matches_full(config, store, AS_OF)
+
+
 def test_incremental_sees_an_oms_backfill_move_the_start_of_its_data():
     """Order x was delivered before the OMS's data began, so its absence there was not
     checked. A backfill of older OMS rows (other orders) moves that start before x's
     delivery: x's rows did not change, yet it is now missing from the OMS."""
-    config = make_config()
-    store = _store(
+    _appears_after_a_pull_elsewhere(
         [
             row("tb", "x", status="delivered", paid_at=ago(days=10), delivered_at=ago(days=8)),
             row("tb", "y", status="delivered", paid_at=ago(days=5), delivered_at=ago(days=3)),
             row("oms", "y", status="delivered", created_at=ago(days=5)),
-        ]
-    )
-    first = reconcile(config, store, as_of=AS_OF, now=AS_OF)
-    assert ("missing_order", "x", "oms") not in _open(first)
-    store.pull(
+        ],
         [
             row("tb", "z", status="delivered", paid_at=ago(days=9), delivered_at=ago(days=7)),
             row("oms", "z", status="delivered", created_at=ago(days=9)),
         ],
-        AS_OF,
+        ("missing_order", "x", "oms"),
     )
-    # judged at the same as_of: no timer moved, only the OMS's start did
-    assert ("missing_order", "x", "oms") in _incremental_matches_full(config, store, AS_OF)
 
 
 def test_incremental_sees_a_channel_coverage_grow_over_an_oms_row():
     """An OMS row no channel knows, dated before the channel's first order, is not called an
     orphan; once the channel's export reaches back past its date, it is."""
-    config = make_config()
-    store = _store(
+    _appears_after_a_pull_elsewhere(
         [
             row("tb", "a", status="paid", created_at=ago(days=3), paid_at=ago(days=3)),
             row("oms", "a", status="paid", created_at=ago(days=3)),
             row("oms", "stray", status="paid", created_at=ago(days=6)),
-        ]
-    )
-    first = reconcile(config, store, as_of=AS_OF, now=AS_OF)
-    assert ("orphan_order", "stray", "oms") not in _open(first)
-    store.pull(
+        ],
         [
             row("tb", "b", status="paid", created_at=ago(days=7), paid_at=ago(days=7)),
             row("oms", "b", status="paid", created_at=ago(days=7)),
         ],
-        AS_OF,
+        ("orphan_order", "stray", "oms"),
     )
-    assert ("orphan_order", "stray", "oms") in _incremental_matches_full(config, store, AS_OF)
 
 
 def test_incremental_after_a_rule_setting_changed_judges_everything():
