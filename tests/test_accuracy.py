@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -20,8 +20,7 @@ from polars.testing import assert_frame_equal
 from ordersync import schema
 from ordersync.config import load_config
 from ordersync.engine.run import evaluate, reconcile
-from ordersync.pull import pull
-from ordersync.samples import World, generate_world, snapshot_config
+from ordersync.samples import World, generate_world, pull_world
 from ordersync.store import Store
 
 Key = tuple[str, str, str]  # (order_id, rule, detail)
@@ -54,15 +53,7 @@ def _judge(root: Path, **kwargs) -> tuple[set[Key], dict[str, int], World]:
     world = generate_world(root, **kwargs)
     config = load_config(world.config_path)
     store = Store.for_config(config)
-    pulled_at = world.as_of - timedelta(hours=2)
-    for step, (name, path) in enumerate(world.snapshots):
-        pull(
-            snapshot_config(config, name, path),
-            store,
-            sources=[name],
-            now=pulled_at + timedelta(minutes=step),
-        )
-    pull(config, store, now=world.as_of - timedelta(minutes=5))
+    pull_world(world, config, store)
     result = reconcile(config, store, as_of=world.as_of, now=world.as_of)
     found = {
         (r[schema.ORDER_ID], r[schema.RULE], r[schema.DETAIL] or "")

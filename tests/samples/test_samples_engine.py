@@ -6,7 +6,6 @@ and nothing else does (clean orders and hard negatives stay silent).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -15,8 +14,7 @@ from samplekit import SMALL, read_truth
 
 from ordersync.config import load_config
 from ordersync.engine.run import reconcile
-from ordersync.pull import pull
-from ordersync.samples import generate_world, snapshot_config
+from ordersync.samples import generate_world, pull_world
 from ordersync.store import Store
 
 
@@ -24,15 +22,7 @@ def _findings(root: Path) -> tuple[set[tuple[str, str, str]], list[dict[str, str
     world = generate_world(root, orders=SMALL)
     config = load_config(world.config_path)
     store = Store.for_config(config)
-    pulled_at = world.as_of - timedelta(hours=2)
-    for step, (name, path) in enumerate(world.snapshots):
-        pull(
-            snapshot_config(config, name, path),
-            store,
-            sources=[name],
-            now=pulled_at + timedelta(minutes=step),
-        )
-    pull(config, store, now=world.as_of - timedelta(minutes=5))
+    pull_world(world, config, store)
     result = reconcile(config, store, as_of=world.as_of, now=world.as_of)
     open_ = result.findings.filter(pl.col("state") == "open")
     found = {(r["order_id"], r["rule"], r["detail"] or "") for r in open_.iter_rows(named=True)}

@@ -5,6 +5,19 @@ at scale. See `generate_world`.
 """
 
 from ordersync.samples.bulk import write_big_xlsx
-from ordersync.samples.world import DEFAULT_AS_OF, World, generate_world, snapshot_config
+from ordersync.samples.world import (
+    DEFAULT_AS_OF,
+    World,
+    generate_world,
+    pull_world,
+    snapshot_config,
+)
 
-__all__ = ["DEFAULT_AS_OF", "World", "generate_world", "snapshot_config", "write_big_xlsx"]
+__all__ = [
+    "DEFAULT_AS_OF",
+    "World",
+    "generate_world",
+    "pull_world",
+    "snapshot_config",
+    "write_big_xlsx",
+]

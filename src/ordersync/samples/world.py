@@ -17,9 +17,9 @@ import csv
 import io
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
@@ -27,6 +27,9 @@ from ordersync.config import Config
 from ordersync.samples import bulk, catalog, writers
 from ordersync.samples.anomalies import SCENARIOS, NativeWorld, Truth, build_native
 from ordersync.samples.model import Parcel, bj
+
+if TYPE_CHECKING:
+    from ordersync.store import PullStats, Store
 
 # 12:00 in Beijing. Fixed, so a world is the same whenever it is generated.
 DEFAULT_AS_OF = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
@@ -176,7 +179,8 @@ def _parcels(world: NativeWorld) -> list[tuple[str, Parcel]]:
 def snapshot_config(config: Config, source: str, path: Path) -> Config:
     """`config` with source `source` reading only the file `path` (to pull one snapshot).
 
-    Pull each of `World.snapshots` this way, in order, before pulling the final exports:
+    Pull each of `World.snapshots` this way, in order, before pulling the final exports
+    (`pull_world` does it all):
 
     >>> for name, path in world.snapshots:
     ...     pull(snapshot_config(config, name, path), store, sources=[name])
@@ -188,6 +192,25 @@ def snapshot_config(config: Config, source: str, path: Path) -> Config:
         for s in config.sources
     )
     return config.model_copy(update={"sources": sources})
+
+
+def pull_world(
+    world: World, config: Config, store: Store, *, until: datetime | None = None
+) -> list[PullStats]:
+    """Pull a world the way its ground truth assumes: each earlier snapshot of an export first,
+    one pull each (frequent_changes judges that history), then the current exports. The pulls
+    are dated just before `until` (default `world.as_of`), as a store would have held them
+    then."""
+    from ordersync.pull import pull
+
+    until = until or world.as_of
+    first = until - timedelta(hours=2)
+    stats: list[PullStats] = []
+    for step, (name, path) in enumerate(world.snapshots):
+        snapshot = snapshot_config(config, name, path)
+        stats += pull(snapshot, store, sources=[name], now=first + timedelta(minutes=step))
+    stats += pull(config, store, now=until - timedelta(minutes=5))
+    return stats
 
 
 def native_config() -> dict[str, Any]:
