@@ -196,17 +196,12 @@ def _judge(
     )
 
 
-def _rows_to_judge(
-    config: Config, orders: pl.LazyFrame, scope: pl.DataFrame | None, facts: Survey | None
-) -> int:
+def _rows_to_judge(config: Config, scope: pl.DataFrame | None, facts: Survey) -> int:
     """Order rows an evaluation will hold; a scoped run estimates one row per order source."""
     if scope is not None:
         order_sources = [src for src in config.sources if src.kind in s.ORDER_SOURCE_KINDS]
         return scope.height * max(1, len(order_sources))
-    if facts is not None:
-        # counting the store's current rows reads every key (the latest-version selection)
-        return sum(info.rows for info in facts.sources.values())
-    return int(orders.select(pl.len()).collect(engine="streaming").item())
+    return sum(info.rows for info in facts.sources.values())
 
 
 def _evaluate(
@@ -234,17 +229,16 @@ def _evaluate(
     # history, courier data); held in memory, that took 15 GB at 10M orders.
     scope = scope_plan.collect(engine="streaming") if scope_plan is not None else None
     scope_ids = scope.lazy() if scope is not None else None
-    count = bucket_count(
-        _rows_to_judge(config, orders, scope, facts), rows_per_bucket or ROWS_PER_BUCKET
-    )
+    # Store-wide, whatever the scope or the split: every piece is judged by the same facts.
+    if facts is None:
+        facts = survey(config, orders, tracking)
+    count = bucket_count(_rows_to_judge(config, scope, facts), rows_per_bucket or ROWS_PER_BUCKET)
     if count == 1:
         view = build_view(
             config, orders, tracking, history, as_of=as_of, scope_ids=scope_ids, facts=facts
         )
         judged = [_judge(config, view, selected)]
     else:
-        if facts is None:
-            facts = survey(config, orders, tracking)
         with split(
             orders,
             tracking,
@@ -440,12 +434,6 @@ def incremental_ids(
         if has_pulls
         else hist.select(s.ORDER_ID).head(0)
     )
-    timers = rows.filter(pl.any_horizontal([recent(c) for c in s.TIMESTAMP_FIELDS])).select(
-        s.ORDER_ID
-    )
-    version_dates = hist.filter(
-        recent(s.UPDATED_AT) | (recent(PULLED_AT) if has_pulls else pl.lit(False))
-    ).select(s.ORDER_ID)
     # courier records that moved since the last run: pulled since, or an event time that crossed
     moved = []
     if PULLED_AT in tracking.collect_schema().names():
@@ -463,7 +451,11 @@ def incremental_ids(
     )
     parts = [changed]
     if moved_on:
-        parts += [timers, version_dates]
+        timers = rows.filter(pl.any_horizontal([recent(c) for c in s.TIMESTAMP_FIELDS]))
+        version_dates = hist.filter(
+            recent(s.UPDATED_AT) | (recent(PULLED_AT) if has_pulls else pl.lit(False))
+        )
+        parts += [timers.select(s.ORDER_ID), version_dates.select(s.ORDER_ID)]
     if boundaries:
 
         def between(at: pl.Expr) -> pl.Expr:

@@ -346,9 +346,12 @@ def survey(config: Config, orders: pl.LazyFrame, tracking: pl.LazyFrame) -> Surv
     """The survey of every row of `orders` and `tracking` as stored (ids as they are spelled
     there: the survey says whether any is out of normal form). Where the store kept each
     source's profile, `from_profiles` is the same without reading the rows."""
-    rows = s.conform(orders, s.ORDERS_SCHEMA)
     orders_profile, carriers_profile = pl.collect_all(
-        [order_profile(rows), carrier_profile(tracking)], engine="streaming"
+        [
+            order_profile(s.conform(orders, s.ORDERS_SCHEMA)),
+            carrier_profile(s.conform(tracking, s.TRACKING_SCHEMA)),
+        ],
+        engine="streaming",
     )
     return from_profiles(config, orders_profile, carriers_profile)
 
@@ -369,8 +372,8 @@ def from_profiles(config: Config, orders: pl.DataFrame, carriers: pl.DataFrame) 
         orders.filter(pl.col(s.SOURCE_KIND) == "channel")
         .group_by(s.SOURCE)
         .agg(
-            # The channel of the source's first rows that name one (sorted: any pick would
-            # do, but a stable one keeps the survey comparable between runs).
+            # One channel per source: the first by name (any pick would do, but a stable one
+            # keeps the survey comparable between runs).
             pl.col(s.CHANNEL).drop_nulls().sort().first(),
             pl.col(CHANNEL_START).min().alias("cov_start"),
             pl.col(CHANNEL_END).max().alias("cov_end"),
@@ -457,15 +460,11 @@ def build_view(
     *,
     as_of: datetime,
     scope_ids: pl.LazyFrame | None,
-    facts: Survey | None = None,
+    facts: Survey,
 ) -> View:
-    """Normalise the inputs, restrict them to the orders of `scope_ids` (a filter on the id,
-    applied while the store is read), and take the few store-wide facts the rules branch on
-    (`facts`, when the caller has them already: the store's profiles, or one survey shared by
-    the pieces of a split evaluation)."""
-    if facts is None:
-        facts = survey(config, orders, tracking)
-    hist = read_history(history, as_of)
+    """Normalise the inputs and restrict them to the orders of `scope_ids` (a filter on the id,
+    applied while the store is read). `facts` are the store-wide facts the rules branch on
+    (`survey`, or the store's profiles through `from_profiles`)."""
     # Every rule reads the rows several times; left lazy, each read would scan and normalise
     # the store again (Polars shares nothing between separate collects). So they are settled
     # once, without the bookkeeping columns no rule or evidence reads. Streaming: measured at
@@ -488,13 +487,14 @@ def build_view(
         # Only the courier records of the scope's parcels: the rules fold what they are given.
         numbers = tracking_numbers(rows).unique().collect().get_column(s.TRACKING_NO)
         # Filtered before conforming, so the reader tests each stored number as it decodes it
-        # (3.1 s → 0.5 s on a 10M store). No ranges as for order ids: the numbers mix carriers'
-        # formats (digits, letter prefixes), and a few ranges around them spanned most of the
-        # carrier data, costing more than they skipped.
+        # (3.1 s → 0.5 s on a 10M store). No ranges as for order ids: in the benchmark world a
+        # period's numbers are spread over the carrier data, and a few ranges around them
+        # (one set per number format) skipped nothing and cost more than they saved.
         wanted = pl.col(s.TRACKING_NO).cast(pl.String).str.strip_chars().is_in(numbers.implode())
         courier = prepare_tracking(tracking.filter(wanted))
     else:
         rows = read_rows(orders).collect(engine="streaming").lazy()
+        hist = read_history(history, as_of)
         courier = prepare_tracking(tracking)
     return View(
         config=config,
