@@ -37,7 +37,7 @@ import secrets
 import time
 import uuid
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -184,8 +184,12 @@ class _Entity:
     recency: str
     # Bookkeeping columns exposed by the public readers.
     public_extra: tuple[str, ...]
-    # The columns its source profile is computed from (ordersync.profiles).
+    # Its part of a source's profile (ordersync.profiles), and the columns that is computed from.
+    profiler: Callable[[pl.LazyFrame], pl.LazyFrame]
     profile_columns: tuple[str, ...]
+
+    def profile(self, rows: pl.LazyFrame) -> pl.DataFrame:
+        return self.profiler(rows).collect(engine="streaming")
 
     @property
     def content(self) -> list[str]:
@@ -225,6 +229,7 @@ ORDERS = _Entity(
     s.ORDER_KEY,
     s.UPDATED_AT,
     (PULL_ID, PULLED_AT, ROW_HASH),
+    profiles.order_profile,
     profiles.ORDER_PROFILE_COLUMNS,
 )
 TRACKING = _Entity(
@@ -233,14 +238,9 @@ TRACKING = _Entity(
     s.TRACKING_KEY,
     s.LAST_EVENT_AT,
     (PULL_ID, PULLED_AT),
+    profiles.carrier_profile,
     profiles.CARRIER_PROFILE_COLUMNS,
 )
-
-
-def _profile(entity: _Entity, rows: pl.LazyFrame) -> pl.DataFrame:
-    if entity is ORDERS:
-        return profiles.order_profile(rows).collect(engine="streaming")
-    return profiles.carrier_profile(rows).collect(engine="streaming")
 
 
 def _storable(dtype: pl.DataType) -> pl.DataType:
@@ -874,7 +874,7 @@ class Store:
         stored = self._stored_hashes(entity, source, pulls)
         if stored is None:
             counts = {"new": incoming.height, "changed": 0, "unchanged": 0, "stale": 0}
-            return incoming, counts, _profile(entity, incoming.lazy())
+            return incoming, counts, entity.profile(incoming.lazy())
         key = list(entity.key)
         joined = incoming.join(
             stored.select(*key, "_stored_hash", "_stored_recency"), on=key, how="left"
@@ -902,7 +902,7 @@ class Store:
                 _to_storage(rows, profiled),
             ]
         )
-        profile = _profile(entity, after.lazy())
+        profile = entity.profile(after.lazy())
         return rows, {name: int(value) for name, value in counts.items()}, profile
 
     def _unchanged_profile(self, entity: _Entity, source: str, pulls: pl.DataFrame) -> pl.DataFrame:
@@ -914,7 +914,7 @@ class Store:
         current = self._current_stored(entity, [source], pulls)
         if current is None:
             current = s.empty_frame(entity.stored_schema).lazy()
-        return _profile(entity, current)
+        return entity.profile(current)
 
     @staticmethod
     def _kept_profiles(pulls: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame] | None:
