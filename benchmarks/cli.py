@@ -139,8 +139,8 @@ class Bench:
         t0 = time.monotonic()
         if like is not None:
             log(f"copying {like} into {d} (set-up, not timed)")
-            d.mkdir(parents=True)
-            subprocess.run(["cp", "-r", str(like), str(d / "store")], check=True)
+            run_child("copy_store", {"snapshot": str(like), "store": str(d / "store")},
+                      timeout=GEN_TIMEOUT, log=log)  # fmt: skip
         log(f"pulling {world.name} into {d} (set-up, not timed)")
         run_child("pull_store", {"world": str(world), "store": str(d / "store"), "fresh": like is None},
                   timeout=GEN_TIMEOUT, log=log)  # fmt: skip
