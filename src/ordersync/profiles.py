@@ -26,6 +26,9 @@ END = "end"
 # rows whose stored id is not in normal form (schema.normalise_order_id); readers normalise,
 # so this is 0 unless a reader let some through, and then the engine looks ids up by form
 ODD_IDS = "odd_ids"
+# carrier rows whose tracking number is not stripped of surrounding blanks (the engine strips
+# every number it compares): 0 unless a reader let some through
+ODD_NUMBERS = "odd_numbers"
 
 ORDER_PROFILE_SCHEMA: dict[str, pl.DataType] = {
     s.SOURCE: pl.String(),
@@ -42,6 +45,7 @@ CARRIER_PROFILE_SCHEMA: dict[str, pl.DataType] = {
     s.SOURCE: pl.String(),
     s.CARRIER: pl.String(),  # null: rows that name no carrier
     ROWS: pl.Int64(),
+    ODD_NUMBERS: pl.Int64(),
 }
 
 # The columns a profile is computed from.
@@ -54,7 +58,7 @@ ORDER_PROFILE_COLUMNS = (
     s.PAID_AT,
     s.SHIPPED_AT,
 )
-CARRIER_PROFILE_COLUMNS = (s.SOURCE, s.CARRIER)
+CARRIER_PROFILE_COLUMNS = (s.SOURCE, s.CARRIER, s.TRACKING_NO)
 
 
 def dated() -> pl.Expr:
@@ -89,10 +93,18 @@ def order_profile(rows: pl.LazyFrame) -> pl.LazyFrame:
 
 def carrier_profile(tracking: pl.LazyFrame) -> pl.LazyFrame:
     """One row per (source, carrier) of the carrier rows."""
+    number = pl.col(s.TRACKING_NO).cast(pl.String)
     profile = tracking.group_by(pl.col(s.SOURCE).cast(pl.String), s.CARRIER).agg(
-        pl.len().cast(pl.Int64).alias(ROWS)
+        pl.len().cast(pl.Int64).alias(ROWS),
+        (number != number.str.strip_chars()).sum().cast(pl.Int64).alias(ODD_NUMBERS),
     )
     return s.conform(profile, CARRIER_PROFILE_SCHEMA)
+
+
+def complete(profile: pl.DataFrame) -> bool:
+    """False for a profile kept by an ordersync that did not count all this one counts."""
+    counts = [c for c in (ROWS, ODD_IDS, ODD_NUMBERS) if c in profile.columns]
+    return not profile.select(pl.any_horizontal(pl.col(counts).is_null()).any()).item()
 
 
 def to_json(orders: pl.DataFrame, carriers: pl.DataFrame) -> str:

@@ -4,11 +4,12 @@ is written so parquet statistics can skip row groups (ranges), without ever drop
 from __future__ import annotations
 
 import polars as pl
-from engine_world import orders_frame, row
+from engine_world import AS_OF, ago, make_config, orders_frame, row, track, tracking_frame
 
 from ordersync import profiles
 from ordersync import schema as s
-from ordersync.engine.view import order_ids_in, within_ranges
+from ordersync.engine import evaluate
+from ordersync.engine.view import order_ids_in, survey, within_ranges
 
 
 def _kept(values: list[str], expr: pl.Expr) -> list[str]:
@@ -56,3 +57,27 @@ def test_the_profile_counts_ids_not_in_normal_form():
     profile = profiles.order_profile(rows).collect()
     assert profile.item(0, profiles.ODD_IDS) == 2
     assert profile.item(0, profiles.ROWS) == 3
+
+
+def test_a_scoped_run_finds_courier_records_stored_with_blanks():
+    """The carrier data holds " ZT1 " (a reader let the blanks through). Judged alone, as an
+    incremental run judges a changed order, the parcel must still be found, or its order
+    would be called a ghost shipment."""
+    shipped = [
+        row("tb", "1", status="shipped", paid_at=ago(days=4), shipped_at=ago(days=3)),
+        row("oms", "1", status="shipped", created_at=ago(days=4), shipped_at=ago(days=3)),
+    ]
+    orders = orders_frame([{**r, "tracking_no": ["ZT1"], "carrier": "zto"} for r in shipped])
+    tracking = tracking_frame(
+        [track(" ZT1 ", tracking_status="delivered", first_scan_at=ago(days=3))]
+    )
+    config = make_config()
+    facts = survey(config, orders, tracking)
+    assert not facts.numbers_normal
+    for scope in (None, pl.LazyFrame({s.ORDER_ID: ["1"]})):
+        hits, _, _ = evaluate(
+            config, orders, tracking, orders.head(0), as_of=AS_OF, order_ids=scope
+        )
+        assert hits.filter(pl.col(s.RULE) == "ghost_shipment").is_empty()
+    stripped = tracking_frame([track("ZT1", tracking_status="delivered")])
+    assert survey(config, orders, stripped).numbers_normal

@@ -127,3 +127,36 @@ def test_a_store_from_before_profiles_falls_back_and_heals(store, make_read, mon
     assert kept_orders.item(0, profiles.START) == _day(9)
     assert kept_orders.item(0, profiles.ROWS) == 2
     _assert_same_as_scan(store)
+
+
+def test_carrier_profiles_count_numbers_stored_with_blanks(store, make_read):
+    tracks = [
+        {s.SOURCE: "kd100", s.TRACKING_NO: " SF1", s.CARRIER: "sf", s.LAST_EVENT_AT: T0},
+        {s.SOURCE: "kd100", s.TRACKING_NO: "SF2", s.CARRIER: "sf", s.LAST_EVENT_AT: T0},
+    ]
+    apply(store, make_read(source="kd100", tracking=tracks))
+    _, carriers = store.profiles()
+    assert carriers.item(0, profiles.ODD_NUMBERS) == 1
+    _assert_same_as_scan(store)
+    assert not from_profiles(config_from_dict({}), *store.profiles()).numbers_normal
+
+
+def test_a_profile_kept_without_a_newer_count_is_taken_again(store, make_read, monkeypatch):
+    tracks = [{s.SOURCE: "kd100", s.TRACKING_NO: "SF1", s.CARRIER: "sf", s.LAST_EVENT_AT: T0}]
+    original = profiles.to_json
+    with monkeypatch.context() as older:
+        # an ordersync that did not count numbers stored with blanks
+        older.setattr(
+            profiles,
+            "to_json",
+            lambda orders, carriers: original(orders, carriers.drop(profiles.ODD_NUMBERS)),
+        )
+        apply(store, make_read(source="kd100", tracking=tracks))
+    config = config_from_dict({})
+    assert not profiles.complete(store.profiles()[1])
+    assert not from_profiles(config, *store.profiles()).numbers_normal
+    # A pull that writes nothing takes the profile from the stored rows.
+    apply(store, make_read(source="kd100", files=["empty.csv"]), at=T0 + timedelta(hours=1))
+    assert profiles.complete(store.profiles()[1])
+    assert from_profiles(config, *store.profiles()).numbers_normal
+    _assert_same_as_scan(store)

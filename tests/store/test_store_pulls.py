@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from datetime import timedelta
 from decimal import Decimal
 
@@ -472,3 +473,18 @@ def test_a_file_is_not_a_store(tmp_path):
 
     with pytest.raises(StoreError, match="is a file"):
         Store(tmp_path / "data").pulls()
+
+
+def test_a_reader_sees_pulls_committed_by_another_process(store, make_read):
+    reader = Store(store.path)
+    assert reader.pulls().is_empty()
+    apply(store, make_read([order("1")]))
+    assert reader.pulls().height == 1
+    assert reader.orders().collect().height == 1
+    apply(store, make_read([order("2")]), at=T0 + timedelta(hours=1))
+    assert reader.pulls().height == 2
+    # the store removed and started again: the reader follows
+    shutil.rmtree(store.path)
+    apply(Store(store.path), make_read([order("3")]))
+    assert reader.pulls().get_column(s.SOURCE).to_list() == ["taobao"]
+    assert reader.orders().collect().get_column(s.ORDER_ID).to_list() == ["3"]
