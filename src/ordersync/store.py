@@ -1265,7 +1265,9 @@ class Store:
         with self.writing():
             self._replace_findings(findings)
             # Last, so a run row means its findings were saved.
-            self._append(self._table("runs"), pl.DataFrame([row], schema=RUNS_SCHEMA))
+            run = pl.DataFrame([row], schema=RUNS_SCHEMA)
+            if self._commit_file(self._table("runs"), run, mode="append") is None:
+                self._append(self._table("runs"), run)
 
     def _replace_findings(self, findings: pl.DataFrame) -> None:
         path = self._table("findings")
