@@ -13,13 +13,13 @@ with every pull. So an incremental run judges the union of
 
 - orders with a history version pulled since the previous run started (rows changed);
 - orders with a timestamp that crossed a threshold since the previous run: every time rule
-  compares one timestamp t (created/paid/shipped/delivered/updated, a history version's
-  date, a courier event of one of the order's tracking numbers) with as_of − d for a
-  configured duration d, so a verdict can only flip when t + d passed from before the
-  previous as_of to at or before this one, t in (previous as_of − d, as_of − d], for some d
-  among the thresholds (d = 0 for timestamps that were in the future). A watch run a minute
-  after the last one judges a few minutes' worth of timestamps per threshold, not the last
-  days' orders;
+  compares one timestamp t (paid/created/shipped/updated, a history version's date, a
+  courier event of one of the order's tracking numbers) with as_of − d for a configured
+  duration d, so a verdict can only flip when t + d passed from before the previous as_of
+  to at or before this one, t in (previous as_of − d, as_of − d], for a d among that
+  timestamp's own thresholds (`timers`; d = 0 for every timestamp, which covers those that
+  were in the future). A watch run a minute after the last one judges a few minutes' worth
+  of timestamps per pair, not the last days' orders;
 - orders whose tracking numbers got new courier data since the previous run;
 - where a period boundary of the survey moved (an OMS or warehouse source's first date, a
   channel's coverage), the orders with a timestamp between the old and the new boundary:
@@ -321,23 +321,49 @@ def evaluate(
     return hits, not_checked, checked
 
 
-def thresholds(config: Config) -> tuple[timedelta, ...]:
-    """Every duration a rule compares a timestamp with as_of by, and 0."""
+class Timers(NamedTuple):
+    """Per timestamp column, the durations d by which some rule compares it with as_of (it
+    counts once t <= as_of − d). Read off the rules, each pair named below with its rule; 0 is
+    added to every column (a timestamp compared with as_of itself, or one in the future).
+
+    An incremental run whose as_of moved judges an order again only when one of its
+    timestamps crossed one of its own durations, so a pair missing here would be a missed
+    finding: tests/engine/test_incremental_timers.py judges random worlds at a later as_of
+    both ways and fails on any such miss."""
+
+    rows: dict[str, tuple[timedelta, ...]]  # current order rows
+    history: dict[str, tuple[timedelta, ...]]  # every stored version of them
+    courier: dict[str, tuple[timedelta, ...]]  # carrier records of their tracking numbers
+
+
+def timers(config: Config) -> Timers:
     r = config.rules
-    return tuple(
-        sorted(
-            {
-                timedelta(0),
-                r.missing_grace,
-                r.sync_grace,
-                r.pickup_grace,
-                r.stuck_after,
-                r.stall_after,
-                r.change_window,
-                r.ship_sla.default,
-                *r.ship_sla.overrides().values(),
-            }
-        )
+    # paid_moment() (paid_at, else created_at): missing_order, status_mismatch (paid on the
+    # channel, unpaid in the OMS), unshipped_timeout (per-channel ship_sla)
+    paid = (r.missing_grace, r.sync_grace, r.ship_sla.default, *r.ship_sla.overrides().values())
+
+    def pairs(*durations: timedelta) -> tuple[timedelta, ...]:
+        return tuple(sorted({timedelta(0), *durations}))
+
+    return Timers(
+        rows={
+            s.PAID_AT: pairs(*paid),
+            s.CREATED_AT: pairs(*paid),
+            # ghost_shipment; status_mismatch (when a row was marked shipped)
+            s.SHIPPED_AT: pairs(r.pickup_grace, r.sync_grace),
+            # status_mismatch (marked shipped without a date: its update time); stuck_order
+            # (the current row is a version of its status)
+            s.UPDATED_AT: pairs(r.sync_grace, r.stuck_after),
+            s.DELIVERED_AT: pairs(),
+        },
+        history={
+            # stuck_order: when a status was entered (a version's update time, else its pull);
+            # frequent_changes counts versions pulled by as_of (its window is between versions)
+            s.UPDATED_AT: pairs(r.stuck_after),
+            PULLED_AT: pairs(r.stuck_after),
+        },
+        # delivery_stalled
+        courier={s.LAST_EVENT_AT: pairs(r.stall_after), s.FIRST_SCAN_AT: pairs()},
     )
 
 
@@ -414,14 +440,20 @@ def incremental_ids(
     boundaries: Sequence[tuple[datetime, datetime]] = (),
 ) -> pl.LazyFrame:
     """Order ids an incremental run must judge (see the module docstring)."""
-    durations = thresholds(config)
     # Judged at the same as_of as last time, no timer can have crossed: those scans are skipped.
     moved_on = as_of > last_as_of
 
-    def recent(column: str) -> pl.Expr:
-        at = pl.col(column)
-        crossed = [(at > last_as_of - d) & (at <= as_of - d) for d in durations]
-        return pl.any_horizontal(crossed).fill_null(False)
+    def crossed(durations: dict[str, tuple[timedelta, ...]]) -> pl.Expr:
+        """A timestamp passed one of its thresholds between the two runs' as_of."""
+        return pl.any_horizontal(
+            [
+                (pl.col(column) > last_as_of - d) & (pl.col(column) <= as_of - d)
+                for column, among in durations.items()
+                for d in among
+            ]
+        ).fill_null(False)
+
+    timed = timers(config)
 
     rows = prepare_orders(orders)
     hist = prepare_orders(history)
@@ -439,8 +471,8 @@ def incremental_ids(
     if PULLED_AT in tracking.collect_schema().names():
         moved.append(tracking.filter(pulled_since).select(pl.col(s.TRACKING_NO).cast(pl.String)))
     if moved_on:
-        crossed = recent(s.LAST_EVENT_AT) | recent(s.FIRST_SCAN_AT)
-        moved.append(s.conform(tracking, s.TRACKING_SCHEMA).filter(crossed).select(s.TRACKING_NO))
+        courier = s.conform(tracking, s.TRACKING_SCHEMA).filter(crossed(timed.courier))
+        moved.append(courier.select(s.TRACKING_NO))
     numbers = (
         pl.concat(moved)
         .select(pl.col(s.TRACKING_NO).str.strip_chars())
@@ -451,11 +483,11 @@ def incremental_ids(
     )
     parts = [changed]
     if moved_on:
-        timers = rows.filter(pl.any_horizontal([recent(c) for c in s.TIMESTAMP_FIELDS]))
-        version_dates = hist.filter(
-            recent(s.UPDATED_AT) | (recent(PULLED_AT) if has_pulls else pl.lit(False))
-        )
-        parts += [timers.select(s.ORDER_ID), version_dates.select(s.ORDER_ID)]
+        version_dates = timed.history if has_pulls else {s.UPDATED_AT: timed.history[s.UPDATED_AT]}
+        parts += [
+            rows.filter(crossed(timed.rows)).select(s.ORDER_ID),
+            hist.filter(crossed(version_dates)).select(s.ORDER_ID),
+        ]
     if boundaries:
 
         def between(at: pl.Expr) -> pl.Expr:
