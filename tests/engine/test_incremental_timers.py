@@ -276,3 +276,30 @@ def test_an_order_whose_findings_change_as_time_passes_is_in_the_scope(world, mo
         as_of=AS_OF + move,
     )
     assert changed <= set(scope.collect().get_column(s.ORDER_ID))
+
+
+def test_an_order_whose_parcel_got_courier_news_is_in_the_scope():
+    """The courier data of x's parcel was pulled since the last run; x's row lists the number
+    with a stray blank (as a reader let it through), y's parcel had no news."""
+    rows = [
+        row("tb", "x", status="shipped", shipped_at=LONG_AGO, tracking_no=[" ZT1", "ZT2"]),
+        row("tb", "y", status="shipped", shipped_at=LONG_AGO, tracking_no=["ZT3"]),
+    ]
+    pulled = [(track("ZT1"), AS_OF + MOVE / 2), (track("ZT3"), LONG_AGO)]
+    tracking = pl.concat(
+        [
+            tracking_frame([record]).with_columns(pl.lit(at).cast(s.Timestamp).alias("pulled_at"))
+            for record, at in pulled
+        ]
+    )
+    orders = orders_frame(rows)
+    scope = incremental_ids(
+        CONFIG,
+        orders,
+        tracking,
+        orders.head(0),
+        last_started=AS_OF,
+        last_as_of=AS_OF,
+        as_of=AS_OF,
+    )
+    assert scope.collect().get_column(s.ORDER_ID).to_list() == ["x"]

@@ -500,10 +500,18 @@ def incremental_ids(
             )
         )
     if numbers.height:
-        # Every row's tracking numbers are unpacked to find the parcels' orders: only done
-        # when some courier record moved.
+        # The orders of the parcels whose courier record moved. Only the rows that carry one
+        # are unpacked: unpacking every row's list took 4.5 s of a 10M store's scope, testing
+        # each list in place 1.2 s.
+        wanted = numbers.get_column(s.TRACKING_NO).implode()
+        carrying = rows.filter(
+            pl.col(s.TRACKING_NO)
+            .list.eval(pl.element().str.strip_chars().is_in(wanted))
+            .list.any()
+            .fill_null(False)
+        )
         parts.append(
-            tracking_numbers(rows, s.ORDER_ID)
+            tracking_numbers(carrying, s.ORDER_ID)
             .join(numbers.lazy(), on=s.TRACKING_NO, how="semi")
             .select(s.ORDER_ID)
         )
