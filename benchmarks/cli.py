@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from benchmarks import results
@@ -239,10 +240,19 @@ class Bench:
         plain = self.work / "stores" / f"parquet-{label(n)}" / "store"
         base = self.pulled_store(m, f"inc-parquet-{label(n)}", reconciled=True,
                                  like=plain if plain.is_dir() else None)  # fmt: skip
-        for changed in (1000, 10000):
+        as_of = self.as_of(w)
+        # The third case is a watch cycle: as_of 10 minutes after the base run's, so the run
+        # also judges every order whose timestamps crossed a threshold meanwhile.
+        watch = (
+            (datetime.fromisoformat(as_of) + timedelta(minutes=10)).isoformat() if as_of else None
+        )
+        for key, changed, judged_at in ((1000, 1000, as_of), (10000, 10000, as_of),
+                                        ("1000-watch-10min", 1000, watch)):  # fmt: skip
+            if judged_at is None:
+                continue
             p = {"world": str(m), "snapshot": str(base), "store": str(self.work / "run-store-inc"),
-                 "as_of": self.as_of(w), "changed": changed, "incremental": True}  # fmt: skip
-            self.run(f"incremental/{label(n)}/{changed}", "ours_reconcile", p,
+                 "as_of": judged_at, "changed": changed, "incremental": True}  # fmt: skip
+            self.run(f"incremental/{label(n)}/{key}", "ours_reconcile", p,
                      prepare="incremental_prepare")  # fmt: skip
 
     def report(self) -> None:
