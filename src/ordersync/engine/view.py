@@ -23,7 +23,6 @@ number) is a row per pair, which the rules aggregate per order.
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -197,12 +196,9 @@ class View:
         """The courier record of each tracking number in `numbers` (a tracking_no column),
         carrier sources folded. The carrier data is folded once per evaluation (one row per
         number, narrow) and shared by the rules and the evidence that ask."""
-        folded = self.cache.get("tracking")
-        if isinstance(folded, Future):
-            folded = folded.result()
-        elif folded is None:
-            folded = fold_tracking(self.raw_tracking).collect()
-        self.cache["tracking"] = folded
+        if "tracking" not in self.cache:
+            self.cache["tracking"] = fold_tracking(self.raw_tracking).collect()
+        folded = self.cache["tracking"]
         assert isinstance(folded, pl.DataFrame)
         wanted = numbers.select(s.TRACKING_NO).unique()
         return folded.lazy().join(wanted, on=s.TRACKING_NO, how="semi")
@@ -518,7 +514,7 @@ def build_view(
         rows = read_rows(orders).collect(engine="streaming").lazy()
         hist = read_history(history, as_of)
         courier = prepare_tracking(tracking)
-    view = View(
+    return View(
         config=config,
         as_of=as_of,
         rows=rows,
@@ -528,12 +524,3 @@ def build_view(
         covered_carriers=facts.covered_carriers,
         channel_coverage=facts.channel_coverage,
     )
-    if scope_ids is not None:
-        # Reading the scope's courier records is the costliest fixed step of a scoped run
-        # (every stored number is tested: ~0.25 s of ~1 s on a 10M store). It is started now
-        # and runs while the rules are planned (Polars releases the GIL); tracking_for waits.
-        view.cache["tracking"] = _PREFETCH.submit(fold_tracking(courier).collect)
-    return view
-
-
-_PREFETCH = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ordersync-courier")
