@@ -1,9 +1,10 @@
 """An incremental run whose as_of moved judges again only the orders with a timestamp that
 crossed one of its own thresholds (engine.run.timers). A pair missing from that table is a
 finding missed. So: for each pair, a little world where only that timestamp crosses its
-threshold and a finding appears, reasoned from the rule; and random little worlds,
-timestamps placed around every default threshold, judged in full at two moments: every order
-whose findings differ between the two must be in the incremental scope."""
+threshold and a finding appears, reasoned from the rule (each case fails when its pair is
+dropped); and, as a broader net, random little worlds with timestamps placed around every
+default threshold, judged in full at two moments: every order whose findings differ between
+the two must be in the incremental scope."""
 
 from __future__ import annotations
 

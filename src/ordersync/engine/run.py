@@ -328,8 +328,9 @@ class Timers(NamedTuple):
 
     An incremental run whose as_of moved judges an order again only when one of its
     timestamps crossed one of its own durations, so a pair missing here would be a missed
-    finding: tests/engine/test_incremental_timers.py judges random worlds at a later as_of
-    both ways and fails on any such miss."""
+    finding: tests/engine/test_incremental_timers.py has a hand-reasoned case per pair, each
+    failing when its pair is dropped, and judges random little worlds both ways. A rule that
+    comes to compare another timestamp with as_of must add its pair here."""
 
     rows: dict[str, tuple[timedelta, ...]]  # current order rows
     history: dict[str, tuple[timedelta, ...]]  # every stored version of them
