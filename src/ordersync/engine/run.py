@@ -55,7 +55,6 @@ from ordersync.engine.view import (
     from_profiles,
     prepare_orders,
     survey,
-    tracking_numbers,
 )
 from ordersync.errors import UsageError
 from ordersync.findings import (
@@ -477,45 +476,38 @@ def incremental_ids(
     numbers = (
         pl.concat(moved)
         .select(pl.col(s.TRACKING_NO).str.strip_chars())
+        .filter(pl.col(s.TRACKING_NO) != "")
         .unique()
         .collect(engine="streaming")
         if moved
         else pl.DataFrame(schema={s.TRACKING_NO: pl.String})
     )
     parts = [changed]
+    # Tests on the current rows, all applied in one pass over them.
+    row_tests: list[pl.Expr] = []
     if moved_on:
         version_dates = timed.history if has_pulls else {s.UPDATED_AT: timed.history[s.UPDATED_AT]}
-        parts += [
-            rows.filter(crossed(timed.rows)).select(s.ORDER_ID),
-            hist.filter(crossed(version_dates)).select(s.ORDER_ID),
-        ]
+        parts.append(hist.filter(crossed(version_dates)).select(s.ORDER_ID))
+        row_tests.append(crossed(timed.rows))
     if boundaries:
 
         def between(at: pl.Expr) -> pl.Expr:
             inside = [at.is_between(low, high) for low, high in boundaries]
             return pl.any_horizontal(inside).fill_null(False)
 
-        parts.append(
-            rows.filter(pl.any_horizontal([between(pl.col(c)) for c in s.TIMESTAMP_FIELDS])).select(
-                s.ORDER_ID
-            )
-        )
+        row_tests.append(pl.any_horizontal([between(pl.col(c)) for c in s.TIMESTAMP_FIELDS]))
     if numbers.height:
-        # The orders of the parcels whose courier record moved. Only the rows that carry one
-        # are unpacked: unpacking every row's list took 4.5 s of a 10M store's scope, testing
-        # each list in place 1.2 s.
+        # The orders of the parcels whose courier record moved: each row's list is tested in
+        # place (unpacking every row's list took 4.5 s of a 10M store's scope, this 1.2 s).
         wanted = numbers.get_column(s.TRACKING_NO).implode()
-        carrying = rows.filter(
+        row_tests.append(
             pl.col(s.TRACKING_NO)
             .list.eval(pl.element().str.strip_chars().is_in(wanted))
             .list.any()
             .fill_null(False)
         )
-        parts.append(
-            tracking_numbers(carrying, s.ORDER_ID)
-            .join(numbers.lazy(), on=s.TRACKING_NO, how="semi")
-            .select(s.ORDER_ID)
-        )
+    if row_tests:
+        parts.append(rows.filter(pl.any_horizontal(row_tests)).select(s.ORDER_ID))
     return pl.concat(parts).unique()
 
 
