@@ -126,3 +126,28 @@ def test_vectorised_cells_equal_the_cell_maker() -> None:
             # The shapes the vectorised path leaves to CellMaker.
             odd = [True, True, False, True, True, False, True, True]
             assert slow.to_list() == [False] * 5 + odd
+
+
+def test_a_value_in_the_last_document_keeps_its_column_and_null_ones_do_not() -> None:
+    """Columns are chosen from every document, not the first chunk: a value that only the
+    last one holds (a number, a one-element list) keeps its column; fields that are null,
+    "" or [] everywhere do not get one."""
+    empty = {"source": "tb", "source_kind": "channel", "status": "paid", "paid_at": None,
+             "shipped_at": "", "tracking_no": []}  # fmt: skip
+    late = {"source": "wms", "source_kind": "warehouse", "status": "shipped",
+            "amount": 12.5, "tracking_no": ["B2"]}  # fmt: skip
+    shipped = {**late, "amount": None, "tracking_no": []}
+    docs = [json.dumps({"orders": [empty, shipped]})] * (ev.PRESENCE_CHUNK + 3)
+    docs.append(json.dumps({"orders": [empty, late]}, separators=(",", ":")))
+    columns = ev.used_columns("status_mismatch", pl.Series(docs))
+    assert [(c.kind, c.field) for c in columns] == [
+        ("channel", schema.STATUS),
+        ("warehouse", schema.STATUS),
+        ("warehouse", schema.TRACKING_NO),
+    ]
+    amounts = ev.used_columns("amount_mismatch", pl.Series(docs))
+    assert [(c.kind, c.field) for c in amounts] == [
+        ("channel", schema.STATUS),
+        ("warehouse", schema.STATUS),
+        ("warehouse", schema.AMOUNT),
+    ]

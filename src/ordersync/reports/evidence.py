@@ -8,6 +8,7 @@ kind disagree (two warehouses, split parcels) the cell names each source.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -132,6 +133,9 @@ _LIST_FIELDS = {
     schema.ITEMS: pl.List(pl.Struct({"sku": pl.String})),
 }
 PRESENCE_CHUNK = 5_000
+# A JSON key followed by a value other than null, "" or []: a non-empty string, a number, a
+# boolean, an object or a non-empty list.
+_VALUE_AFTER_KEY = r'{key}\s*:\s*(?:"[^"]|[^n"\s\[]|\[\s*[^\]\s])'
 _ADDRESS_PARTS = (schema.PROVINCE, schema.CITY, schema.DISTRICT, schema.ADDRESS)
 
 
@@ -169,11 +173,32 @@ def used_columns(rule: str, evidence: pl.Series) -> list[EvidenceColumn]:
         for offset in range(0, evidence.len(), PRESENCE_CHUNK):
             chunk = evidence.slice(offset, PRESENCE_CHUNK)
             used |= _present_in(chunk.str.json_decode(dtype).struct.unnest(), tracking_fields)
+            if offset == 0 and not wanted <= used:
+                wanted -= _never_valued(evidence.slice(PRESENCE_CHUNK), wanted - used)
             if wanted <= used:
                 break
     except pl.exceptions.PolarsError:
         return candidates
     return [c for c in candidates if (c.kind, c.field) in used]
+
+
+def _never_valued(evidence: pl.Series, columns: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The columns whose field no document holds a value for, found in the text (the key
+    followed by anything but null, "" or []): decoding cannot show one, so the caller need
+    not decode every document looking for it. Such columns are common (a ghost shipment's
+    courier record has no scan times); looking for them decoded every document, ~4 s of a
+    1M-row workbook."""
+    fields = {field for _, field in columns}
+    if schema.ADDRESS in fields:
+        fields |= set(_ADDRESS_PARTS)
+    valued = {
+        field
+        for field in fields
+        if evidence.str.contains(_VALUE_AFTER_KEY.format(key=re.escape(json.dumps(field)))).any()
+    }
+    if valued & set(_ADDRESS_PARTS):
+        valued.add(schema.ADDRESS)
+    return {(kind, field) for kind, field in columns if field not in valued}
 
 
 def _present_in(decoded: pl.DataFrame, tracking_fields: set[str]) -> set[tuple[str, str]]:
