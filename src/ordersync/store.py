@@ -957,7 +957,7 @@ class Store:
         rows."""
         kept = self._kept_profiles(pulls.filter(pl.col(s.SOURCE) == source))
         if kept is not None:
-            profile = kept[0 if entity is ORDERS else 1]
+            profile = kept[entity.name]
             if profiles.complete(profile):
                 return profile
         current = self._current_stored(entity, [source], pulls)
@@ -966,8 +966,9 @@ class Store:
         return entity.profile(current)
 
     @staticmethod
-    def _kept_profiles(pulls: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame] | None:
-        """Every source's profile as the latest pull of each kept it, or None if one did not."""
+    def _kept_profiles(pulls: pl.DataFrame) -> dict[str, pl.DataFrame] | None:
+        """Every source's profile as the latest pull of each kept it, per entity (orders: the
+        order profiles, tracking: the carrier profiles), or None if one did not."""
         latest = (
             pulls.sort("seq")
             .group_by(s.SOURCE, maintain_order=True)
@@ -979,12 +980,13 @@ class Store:
         parts = [profiles.from_json(src, text) for src, text in latest.iter_rows()]
         orders = [o for o, _ in parts] or [s.empty_frame(profiles.ORDER_PROFILE_SCHEMA)]
         carriers = [c for _, c in parts] or [s.empty_frame(profiles.CARRIER_PROFILE_SCHEMA)]
-        return pl.concat(orders), pl.concat(carriers)
+        return {ORDERS.name: pl.concat(orders), TRACKING.name: pl.concat(carriers)}
 
     def profiles(self) -> tuple[pl.DataFrame, pl.DataFrame] | None:
         """(order profiles, carrier profiles) of every source in the store (ordersync.profiles),
         or None when a source's latest pull predates profiles: then survey the rows."""
-        return self._kept_profiles(self.pulls())
+        kept = self._kept_profiles(self.pulls())
+        return None if kept is None else (kept[ORDERS.name], kept[TRACKING.name])
 
     @staticmethod
     def _check_keys(entity: _Entity, source: str, incoming: pl.DataFrame) -> None:
