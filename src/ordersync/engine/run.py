@@ -467,19 +467,21 @@ def incremental_ids(
         else hist.select(s.ORDER_ID).head(0)
     )
     # courier records that moved since the last run: pulled since, or an event time that crossed
-    moved = []
+    courier_news = []
     if PULLED_AT in tracking.collect_schema().names():
-        moved.append(tracking.filter(pulled_since).select(pl.col(s.TRACKING_NO).cast(pl.String)))
+        courier_news.append(
+            tracking.filter(pulled_since).select(pl.col(s.TRACKING_NO).cast(pl.String))
+        )
     if moved_on:
         courier = s.conform(tracking, s.TRACKING_SCHEMA).filter(crossed(timed.courier))
-        moved.append(courier.select(s.TRACKING_NO))
+        courier_news.append(courier.select(s.TRACKING_NO))
     numbers = (
-        pl.concat(moved)
+        pl.concat(courier_news)
         .select(pl.col(s.TRACKING_NO).str.strip_chars())
         .filter(pl.col(s.TRACKING_NO) != "")
         .unique()
         .collect(engine="streaming")
-        if moved
+        if courier_news
         else pl.DataFrame(schema={s.TRACKING_NO: pl.String})
     )
     parts = [changed]
