@@ -19,7 +19,7 @@ import polars as pl
 from ordersync import schema as s
 
 ROWS = "rows"
-CHANNEL_START = "ch_start"  # a channel order's period: paid_at, else created_at
+CHANNEL_START = "ch_start"  # a channel order's period: created_at, else paid_at
 CHANNEL_END = "ch_end"
 START = "start"  # any order row's period: dated()
 END = "end"
