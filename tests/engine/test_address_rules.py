@@ -42,6 +42,32 @@ def test_same_address_after_normalisation():
     assert [(n.scope, n.orders) for n in not_checked] == [("source=wms", 1)]
 
 
+def test_one_line_address_against_split_columns():
+    """A platform's one-line address and a warehouse's four columns that read the same are the
+    same address; a label that differs in any one column is not."""
+    split = {"province": "浙江省", "city": "杭州市", "district": "西湖区"}
+    orders = [
+        row("tb", "same", status="paid", address="浙江省 杭州市\u3000西湖区 文三路123号"),
+        row("wms", "same", shipment_id="P", status="processing", address="文三路123号", **split),
+        row("tb", "district", status="paid", address="文三路123号", **split),
+        row(
+            "wms",
+            "district",
+            shipment_id="P",
+            status="processing",
+            address="文三路123号",
+            **(split | {"district": "拱墅区"}),
+        ),
+        row("tb", "street", status="paid", province="浙江省", address="杭州市西湖区文三路123号"),
+        row("wms", "street", shipment_id="P", status="processing", address="文三路12号", **split),
+    ]
+    hits, _ = judge(orders, rules=["address_mismatch"])
+    assert fired(hits) == {
+        ("address_mismatch", "district", "wms"),
+        ("address_mismatch", "street", "wms"),
+    }
+
+
 def test_address_invalid_problems():
     orders = [
         row("tb", "ok", status="paid", address=HZ, receiver_phone="13812345678"),
