@@ -47,23 +47,25 @@ def ghost_shipment(view: View) -> RuleResult:
     grace = view.config.rules.pickup_grace
     result = RuleResult()
     # Rows that claim a parcel left long enough ago for the courier to have scanned it.
-    claims = view.rows.filter(
+    claiming = (
         pl.col(s.SOURCE_KIND).is_in(["channel", "warehouse"])
         & is_shipped()
         & ~((pl.col(s.SOURCE_KIND) == "warehouse") & is_dead())
         & (pl.col(s.SHIPPED_AT) <= view.before(grace))
-    ).select(s.ORDER_ID, s.SOURCE, s.SHIPMENT_ID, s.SHIPPED_AT)
+    )
+    claims = view.rows.filter(claiming).select(s.ORDER_ID, s.SOURCE, s.SHIPMENT_ID, s.SHIPPED_AT)
     links = view.links()
 
     no_tracking = (
-        claims.join(links.select(s.ORDER_ID).unique(), on=s.ORDER_ID, how="anti")
+        claims.join(links.select(s.ORDER_ID), on=s.ORDER_ID, how="anti")
         .group_by(s.ORDER_ID)
         .agg(pl.col(s.SOURCE).unique().sort().alias("_claimants"), pl.col(s.SHIPPED_AT).min())
         .with_columns(pl.lit("no_tracking").alias("_detail"), pl.lit(None, pl.String).alias("_why"))
     )
-    claimed = links.join(
-        claims.drop(s.SHIPPED_AT), on=[s.ORDER_ID, s.SOURCE, s.SHIPMENT_ID], how="semi"
-    )
+    # A link carries its row's kind, status and shipped_at, so the claims' numbers are found
+    # by the same test on the links, without joining them back to the claiming rows. Settled
+    # once: the verdicts and the claimant lists both read it.
+    claimed = links.filter(claiming).collect().lazy()
     # Verdicts first on narrow rows; lists of claimants are built for the firing few only.
     numbers = claimed.group_by(s.ORDER_ID, s.TRACKING_NO).agg(pl.col(s.CARRIER).min())
     numbers = numbers.join(
@@ -176,7 +178,8 @@ def delivery_stalled(view: View) -> RuleResult:
     in_transit = states.filter(pl.col("_any_shipped") & ~pl.col("_any_delivered")).select(
         s.ORDER_ID
     )
-    linked = view.links().join(in_transit, on=s.ORDER_ID, how="semi")
+    # Settled once: the verdicts and the source lists of the firing few both read it.
+    linked = view.links().join(in_transit, on=s.ORDER_ID, how="semi").collect().lazy()
     numbers = linked.group_by(s.ORDER_ID, s.TRACKING_NO).agg(pl.col(s.CARRIER).min())
     numbers = numbers.join(
         view.tracking_for(numbers).select(
@@ -242,7 +245,24 @@ def tracking_reused(view: View) -> RuleResult:
     rule = "tracking_reused"
     result = RuleResult()
     links = view.links()
-    pairs_base = links.select(s.TRACKING_NO, s.ORDER_ID).unique()
+    # Candidates first, on 64-bit hashes of the number and the order id (de-duplicating the
+    # string pairs of every link cost twice as much): a number that hashes onto two order
+    # hashes. The candidates' pairs are then taken exactly. Only two orders whose ids collide
+    # in 64 bits and share a number could hide here.
+    hashed = links.select(
+        pl.col(s.TRACKING_NO).hash().alias("_number_hash"), pl.col(s.ORDER_ID).hash().alias("_oh")
+    ).unique()
+    candidates = hashed.filter(pl.col("_number_hash").is_duplicated()).select("_number_hash")
+    pairs_base = (
+        links.select(s.TRACKING_NO, s.ORDER_ID)
+        .join(
+            candidates,
+            left_on=pl.col(s.TRACKING_NO).hash(),
+            right_on="_number_hash",
+            how="semi",
+        )
+        .unique()
+    )
     # The (number, order) pairs are unique, so a number on two rows is on two orders; cheaper
     # than counting orders in a window over every number.
     shared = pairs_base.filter(pl.col(s.TRACKING_NO).is_duplicated())
