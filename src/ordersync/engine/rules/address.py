@@ -198,7 +198,7 @@ def address_invalid(view: View) -> RuleResult:
     # address parse (the costliest step of the run) would run once per reader.
     checked = (
         channel.with_columns(
-            addr.address_problems(
+            addr.address_problem_flags(
                 pl.col(s.ADDRESS),
                 pl.col(s.PROVINCE),
                 pl.col(s.CITY),
@@ -219,8 +219,15 @@ def address_invalid(view: View) -> RuleResult:
         .group_by(pl.format("source={}", s.SOURCE).alias("scope"))
         .agg(pl.col(s.ORDER_ID).n_unique().alias("orders")),
     )
-    firing = checked.explode("_problems", empty_as_null=False, keep_nulls=False).filter(
-        pl.col("_problems").is_not_null()
+    problems = checked.collect_schema()["_problems"]
+    assert isinstance(problems, pl.Struct)
+    firing = pl.concat(
+        [
+            checked.filter(pl.col("_problems").struct.field(problem.name)).with_columns(
+                pl.lit(problem.name).alias("_problems")
+            )
+            for problem in problems.fields
+        ]
     )
     zh = pl.col("_problems").replace_strict(
         {k: v[0] for k, v in _PROBLEM_TEXT.items()}, default=pl.col("_problems")
