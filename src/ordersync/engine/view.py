@@ -207,8 +207,8 @@ class View:
             self.cache["tracking"] = fold_tracking(self.raw_tracking).collect()
         folded = self.cache["tracking"]
         assert isinstance(folded, pl.DataFrame)
-        wanted = numbers.select(s.TRACKING_NO).unique()
-        return folded.lazy().join(wanted, on=s.TRACKING_NO, how="semi")
+        # No unique(): a semi-join reads its right side as a set (here and in every rule).
+        return folded.lazy().join(numbers.select(s.TRACKING_NO), on=s.TRACKING_NO, how="semi")
 
     def ship_sla(self) -> pl.Expr:
         """Per-channel ship_sla as a Duration expression on the `channel` column."""

@@ -119,7 +119,7 @@ def address_mismatch(view: View) -> RuleResult:
     raw = (s.ADDRESS, s.PROVINCE, s.CITY, s.DISTRICT)
     labels = (
         shipments.filter(pl.col(s.ADDRESS).is_not_null())
-        .join(channel.select(s.ORDER_ID).unique(), on=s.ORDER_ID, how="semi")
+        .join(channel.select(s.ORDER_ID), on=s.ORDER_ID, how="semi")
         .select(
             s.ORDER_ID, pl.col(s.SOURCE).alias("_wh"), *[pl.col(c).alias(f"_l_{c}") for c in raw]
         )

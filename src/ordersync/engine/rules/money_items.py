@@ -106,7 +106,7 @@ def _item_verdicts(view: View) -> tuple[pl.LazyFrame, list[tuple[str, str, pl.La
         # null when the row lists no items (an empty list is a fingerprint like any other)
         items_fingerprint(pl.col(s.ITEMS)).alias("_contents"),
         merged.alias("_merged"),
-    ).join(channel.select(s.ORDER_ID).unique(), on=s.ORDER_ID, how="semi")
+    ).join(channel.select(s.ORDER_ID), on=s.ORDER_ID, how="semi")
     # null for an order whose channel rows list no items
     shipments = shipments.join(
         with_items.select(s.ORDER_ID, "_channel_source", "_ordered_fp"), on=s.ORDER_ID, how="left"
@@ -171,7 +171,7 @@ def _item_verdicts(view: View) -> tuple[pl.LazyFrame, list[tuple[str, str, pl.La
             "{scope}: channel orders without items",
             "{scope}：渠道订单没有商品明细，未检查",
             channel.filter(pl.col(s.ITEMS).is_null())
-            .join(shipments.select(s.ORDER_ID).unique(), on=s.ORDER_ID, how="semi")
+            .join(shipments.select(s.ORDER_ID), on=s.ORDER_ID, how="semi")
             .group_by(pl.format("source={}", s.SOURCE).alias("scope"))
             .agg(pl.col(s.ORDER_ID).n_unique().alias("orders")),
         ),

@@ -119,7 +119,7 @@ def missing_order(view: View) -> RuleResult:
 def orphan_order(view: View) -> RuleResult:
     rule = "orphan_order"
     result = RuleResult()
-    channel_ids = view.channel(s.ORDER_ID).unique()
+    channel_ids = view.channel(s.ORDER_ID)
     orphans = (
         view.rows.filter(pl.col(s.SOURCE_KIND) != "channel")
         .select(s.ORDER_ID, s.SOURCE, s.CHANNEL, s.SHIPMENT_ID, s.AMOUNT, dated().alias("_at"))

@@ -22,7 +22,6 @@ def unshipped_timeout(view: View) -> RuleResult:
         view.warehouse(s.ORDER_ID, s.STATUS, s.SHIPPED_AT)
         .filter(is_shipped() & ~is_dead())
         .select(s.ORDER_ID)
-        .unique()
     )
     firing = waiting.join(shipped, on=s.ORDER_ID, how="anti").filter(
         paid_moment() <= pl.lit(view.as_of) - view.ship_sla()
