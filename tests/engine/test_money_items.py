@@ -131,3 +131,23 @@ def test_items_not_checked_without_items():
     hits, not_checked = judge(orders, rules=["item_mismatch"])
     assert hits.is_empty()
     assert sorted((n.scope, n.orders) for n in not_checked) == [("source=tb", 1), ("source=wms", 1)]
+
+
+def test_items_of_the_first_channel_source_by_name():
+    """With two channel sources, the order's items are those of the first by name (pdd before
+    tb) that lists any; the finding names that source."""
+    a, b = [{"sku": "A", "qty": 1}], [{"sku": "B", "qty": 1}]
+    orders = [
+        row("pdd", "1", status="paid", items=b),
+        row("tb", "1", status="paid", items=a),
+        row("wms", "1", shipment_id="P", status="processing", items=b),
+        row("pdd", "2", status="paid", items=a),
+        row("tb", "2", status="paid", items=b),
+        row("wms", "2", shipment_id="P", status="processing", items=b),
+        row("pdd", "3", status="paid"),  # lists no items: tb's count
+        row("tb", "3", status="paid", items=a),
+        row("wms", "3", shipment_id="P", status="processing", items=a),
+    ]
+    hits, _ = judge(orders, rules=["item_mismatch"])
+    assert fired(hits) == {("item_mismatch", "2", "wms")}
+    assert hits.get_column("sources").to_list() == [["pdd", "wms"]]

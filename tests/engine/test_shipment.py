@@ -43,6 +43,70 @@ def test_ghost_unknown_number_and_no_pickup_scan():
     assert evidence["tracking"][0]["tracking_status"] == "no_record"
 
 
+def test_ghost_only_numbers_of_rows_that_claim_a_parcel_left():
+    """A number counts only on a row that says its parcel left long enough ago: not on a
+    cancelled warehouse shipment, nor on a parcel still being packed (its label printed), nor
+    on one shipped within pickup_grace; the same unscanned number on a claiming row fires."""
+    scanned = {"tracking_status": "in_transit", "first_scan_at": ago(hours=28)}
+    orders = [
+        # cancelled after shipping: the warehouse no longer claims the parcel
+        row("tb", "cancelled", status="paid"),
+        row(
+            "wms",
+            "cancelled",
+            shipment_id="P",
+            status="cancelled",
+            shipped_at=ago(hours=30),
+            tracking_no="C1",
+            carrier="zto",
+        ),
+        # split: the first parcel left and was scanned, the second is still being packed
+        row("tb", "split", status="shipped", shipped_at=ago(hours=30)),
+        row(
+            "wms",
+            "split",
+            shipment_id="P",
+            status="shipped",
+            shipped_at=ago(hours=30),
+            tracking_no="S1",
+            carrier="zto",
+        ),
+        row("wms", "split", shipment_id="Q", status="processing", tracking_no="S2", carrier="zto"),
+        # shipped within pickup_grace: the courier has not had its chance yet
+        row(
+            "tb",
+            "fresh",
+            status="shipped",
+            shipped_at=ago(hours=2),
+            tracking_no="F1",
+            carrier="zto",
+        ),
+        # the same shape as "split", but the second parcel's row says it left
+        row("tb", "left", status="shipped", shipped_at=ago(hours=30)),
+        row(
+            "wms",
+            "left",
+            shipment_id="P",
+            status="shipped",
+            shipped_at=ago(hours=30),
+            tracking_no="L1",
+            carrier="zto",
+        ),
+        row(
+            "wms",
+            "left",
+            shipment_id="Q",
+            status="shipped",
+            shipped_at=ago(hours=30),
+            tracking_no="L2",
+            carrier="zto",
+        ),
+    ]
+    tracking = [track("S1", **scanned), track("L1", **scanned)]
+    hits, _ = judge(orders, tracking, rules=["ghost_shipment"])
+    assert fired(hits) == {("ghost_shipment", "left", "L2")}
+
+
 def test_ghost_uncovered_carrier_is_not_checked():
     orders = [
         row("tb", "1", status="shipped", shipped_at=ago(hours=30), tracking_no="S1", carrier="sf")
