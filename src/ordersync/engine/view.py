@@ -14,7 +14,8 @@ Row grain (the store's key is (source, order_id, shipment_id)):
   a merged parcel is one row per order with `merged_with`;
 - `links`: one row per (source, order_id, shipment_id, tracking_no): a row may carry several
   tracking numbers and one tracking number may sit on several orders;
-- `tracking_for(numbers)`: one row per tracking number asked about, carrier sources folded.
+- `courier_records()`: one row per tracking number, carrier sources folded; `tracking_for(numbers)`
+  the same for the numbers asked about.
 
 Orders present in one source only stay in every projection (they are findings), and nothing
 is deduplicated across sources: a many-to-many link (a merged parcel, a shared tracking
@@ -199,16 +200,22 @@ class View:
             ]
         )
 
-    def tracking_for(self, numbers: pl.LazyFrame) -> pl.LazyFrame:
-        """The courier record of each tracking number in `numbers` (a tracking_no column),
-        carrier sources folded. The carrier data is folded once per evaluation (one row per
-        number, narrow) and shared by the rules and the evidence that ask."""
+    def courier_records(self) -> pl.LazyFrame:
+        """One courier record per tracking number, carrier sources folded. Folded once per
+        evaluation (narrow) and shared by the rules and the evidence that ask; a rule that
+        left-joins its numbers to it needs no `tracking_for` filter first."""
         if "tracking" not in self.cache:
             self.cache["tracking"] = fold_tracking(self.raw_tracking).collect()
         folded = self.cache["tracking"]
         assert isinstance(folded, pl.DataFrame)
+        return folded.lazy()
+
+    def tracking_for(self, numbers: pl.LazyFrame) -> pl.LazyFrame:
+        """The courier record of each tracking number in `numbers` (a tracking_no column)."""
         # No unique(): a semi-join reads its right side as a set (here and in every rule).
-        return folded.lazy().join(numbers.select(s.TRACKING_NO), on=s.TRACKING_NO, how="semi")
+        return self.courier_records().join(
+            numbers.select(s.TRACKING_NO), on=s.TRACKING_NO, how="semi"
+        )
 
     def ship_sla(self) -> pl.Expr:
         """Per-channel ship_sla as a Duration expression on the `channel` column."""

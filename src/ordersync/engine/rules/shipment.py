@@ -69,7 +69,7 @@ def ghost_shipment(view: View) -> RuleResult:
     # Verdicts first on narrow rows; lists of claimants are built for the firing few only.
     numbers = claimed.group_by(s.ORDER_ID, s.TRACKING_NO).agg(pl.col(s.CARRIER).min())
     numbers = numbers.join(
-        view.tracking_for(numbers).select(
+        view.courier_records().select(
             s.TRACKING_NO, s.TRACKING_STATUS, s.FIRST_SCAN_AT, "tracking_source"
         ),
         on=s.TRACKING_NO,
@@ -182,7 +182,7 @@ def delivery_stalled(view: View) -> RuleResult:
     linked = view.links().join(in_transit, on=s.ORDER_ID, how="semi").collect().lazy()
     numbers = linked.group_by(s.ORDER_ID, s.TRACKING_NO).agg(pl.col(s.CARRIER).min())
     numbers = numbers.join(
-        view.tracking_for(numbers).select(
+        view.courier_records().select(
             s.TRACKING_NO,
             s.TRACKING_STATUS,
             s.FIRST_SCAN_AT,
