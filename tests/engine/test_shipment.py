@@ -48,30 +48,27 @@ def test_ghost_only_numbers_of_rows_that_claim_a_parcel_left():
     cancelled warehouse shipment, nor on a parcel still being packed (its label printed), nor
     on one shipped within pickup_grace; the same unscanned number on a claiming row fires."""
     scanned = {"tracking_status": "in_transit", "first_scan_at": ago(hours=28)}
+    long_ago = ago(hours=30)
+
+    def parcel(order: str, shipment: str, number: str, status: str = "shipped", **fields):
+        return row(
+            "wms",
+            order,
+            shipment_id=shipment,
+            status=status,
+            tracking_no=number,
+            carrier="zto",
+            **fields,
+        )
+
     orders = [
         # cancelled after shipping: the warehouse no longer claims the parcel
         row("tb", "cancelled", status="paid"),
-        row(
-            "wms",
-            "cancelled",
-            shipment_id="P",
-            status="cancelled",
-            shipped_at=ago(hours=30),
-            tracking_no="C1",
-            carrier="zto",
-        ),
+        parcel("cancelled", "P", "C1", status="cancelled", shipped_at=long_ago),
         # split: the first parcel left and was scanned, the second is still being packed
-        row("tb", "split", status="shipped", shipped_at=ago(hours=30)),
-        row(
-            "wms",
-            "split",
-            shipment_id="P",
-            status="shipped",
-            shipped_at=ago(hours=30),
-            tracking_no="S1",
-            carrier="zto",
-        ),
-        row("wms", "split", shipment_id="Q", status="processing", tracking_no="S2", carrier="zto"),
+        row("tb", "split", status="shipped", shipped_at=long_ago),
+        parcel("split", "P", "S1", shipped_at=long_ago),
+        parcel("split", "Q", "S2", status="processing"),
         # shipped within pickup_grace: the courier has not had its chance yet
         row(
             "tb",
@@ -82,25 +79,9 @@ def test_ghost_only_numbers_of_rows_that_claim_a_parcel_left():
             carrier="zto",
         ),
         # the same shape as "split", but the second parcel's row says it left
-        row("tb", "left", status="shipped", shipped_at=ago(hours=30)),
-        row(
-            "wms",
-            "left",
-            shipment_id="P",
-            status="shipped",
-            shipped_at=ago(hours=30),
-            tracking_no="L1",
-            carrier="zto",
-        ),
-        row(
-            "wms",
-            "left",
-            shipment_id="Q",
-            status="shipped",
-            shipped_at=ago(hours=30),
-            tracking_no="L2",
-            carrier="zto",
-        ),
+        row("tb", "left", status="shipped", shipped_at=long_ago),
+        parcel("left", "P", "L1", shipped_at=long_ago),
+        parcel("left", "Q", "L2", shipped_at=long_ago),
     ]
     tracking = [track("S1", **scanned), track("L1", **scanned)]
     hits, _ = judge(orders, tracking, rules=["ghost_shipment"])
