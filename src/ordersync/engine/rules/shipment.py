@@ -250,17 +250,19 @@ def tracking_reused(view: View) -> RuleResult:
     # hashes. The candidates' pairs are then taken exactly. Only two orders whose ids collide
     # in 64 bits and share a number could hide here.
     hashed = links.select(
-        pl.col(s.TRACKING_NO).hash().alias("_number_hash"), pl.col(s.ORDER_ID).hash().alias("_oh")
-    ).unique()
-    candidates = hashed.filter(pl.col("_number_hash").is_duplicated()).select("_number_hash")
+        s.TRACKING_NO,
+        s.ORDER_ID,
+        pl.col(s.TRACKING_NO).hash().alias("_number_hash"),
+        pl.col(s.ORDER_ID).hash().alias("_order_hash"),
+    )
+    candidates = (
+        hashed.select("_number_hash", "_order_hash")
+        .unique()
+        .filter(pl.col("_number_hash").is_duplicated())
+    )
     pairs_base = (
-        links.select(s.TRACKING_NO, s.ORDER_ID)
-        .join(
-            candidates,
-            left_on=pl.col(s.TRACKING_NO).hash(),
-            right_on="_number_hash",
-            how="semi",
-        )
+        hashed.join(candidates, on="_number_hash", how="semi")
+        .select(s.TRACKING_NO, s.ORDER_ID)
         .unique()
     )
     # The (number, order) pairs are unique, so a number on two rows is on two orders; cheaper
