@@ -265,3 +265,22 @@ def test_formula_looking_text_in_every_text_column_stays_text(tmp_path: Path) ->
     assert seen >= len(risky) * 3
     with zipfile.ZipFile(path) as archive:
         assert not any(b"<f>" in archive.read(n) for n in archive.namelist() if "worksheets" in n)
+
+
+def test_chunked_rendering_writes_the_same_cells(
+    tmp_path: Path, result: ReconcileResult, runs: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows are rendered a chunk at a time, one chunk (and one sheet) ahead of the writing:
+    chunks of one row, over sheets of two, must give the cells of one chunk per sheet."""
+    from ordersync.reports import xlsx
+
+    def cells(path: Path) -> dict[str, list[tuple[object, ...]]]:
+        book = openpyxl.load_workbook(path)
+        return {name: list(book[name].iter_rows(values_only=True)) for name in book.sheetnames}
+
+    whole = write_workbook(result, tmp_path / "whole.xlsx", runs=runs, max_rows_per_sheet=2)
+    monkeypatch.setattr(xlsx, "WRITE_CHUNK", 1)
+    chunked = write_workbook(result, tmp_path / "chunked.xlsx", runs=runs, max_rows_per_sheet=2)
+    expected = cells(whole)
+    assert len(expected) > 6  # several rules, parts of a rule, the resolved sheet
+    assert cells(chunked) == expected

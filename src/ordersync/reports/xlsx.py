@@ -12,18 +12,24 @@ plain/quoted choice for text) so the write loop only steps over precomputed valu
 write_string / write_number / write_datetime with a precomputed format; never write() or
 write_row(), whose type detection must not see buyer text. Evidence the vectorised path does not
 cover (see evidence.fast_cells) is rendered row by row with evidence.CellMaker.
+
+Rendering runs one step ahead on a worker thread (the next chunk's cells, the next sheet's
+evidence columns) while this thread writes: xlsxwriter's per-cell calls hold the GIL, Polars
+releases it, so on a machine with two cores the rendering costs almost no wall time.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
@@ -60,6 +66,8 @@ SEVERITY_COLOURS = {
 SEVERITY_ORDER = tuple(reversed(schema.SEVERITIES))  # critical first
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
 MONEY_FORMAT = "#,##0.00"
+
+_T = TypeVar("_T")
 
 RUNS_COLUMNS = (
     "run_id",
@@ -202,37 +210,93 @@ def _write_sheets(
         job.mask,
         job.zone,
     )
-    # Parts of one rule are consecutive plans; sort each rule's rows once, keep one rule at a
-    # time in memory (the findings frame may hold a million evidence documents).
-    current: tuple[str | None, pl.DataFrame] | None = None
-    for plan in plans:
-        if current is None or current[0] != plan.rule:
-            current = (plan.rule, _sheet_rows(job.findings, plan.rule))
-        part = current[1].slice(plan.offset, plan.length)
+    for plan, part, ev_columns in _ahead(_sheet_parts(plans, job.findings)):
         if plan.rule is None:
             _write_resolved(wb, fmt, plan, part, job.lang, job.timezone)
         else:
-            _write_rule_sheet(wb, fmt, plan, part, job.lang, job.mask, job.zone, job.timezone)
+            _write_rule_sheet(
+                wb, fmt, plan, part, ev_columns, job.lang, job.mask, job.zone, job.timezone
+            )
 
 
-def _sheet_rows(findings: pl.DataFrame, rule: str | None) -> pl.DataFrame:
-    """One rule's open and acknowledged findings in sheet order, or (None) the resolved ones."""
+@dataclass(frozen=True)
+class _Part:
+    """A sheet's rows: positions in the findings frame, in sheet order. Rows are gathered a
+    chunk at a time, so no sorted copy of a rule's findings (mostly evidence) is held."""
+
+    findings: pl.DataFrame
+    positions: pl.Series
+
+    @property
+    def height(self) -> int:
+        return self.positions.len()
+
+    def rows(self, offset: int, length: int) -> pl.DataFrame:
+        return self.findings.select(pl.all().gather(self.positions.slice(offset, length)))
+
+    def evidence(self) -> pl.Series:
+        return self.findings.get_column(schema.EVIDENCE).gather(self.positions)
+
+
+def _sheet_parts(
+    plans: list[_SheetPlan], findings: pl.DataFrame
+) -> Iterator[Callable[[], tuple[_SheetPlan, _Part, list[ev.EvidenceColumn]]]]:
+    """Per plan, a job that returns its rows and the evidence columns its sheet shows.
+    Parts of one rule are consecutive plans; each rule's rows are sorted once."""
+    current: tuple[str | None, pl.Series] | None = None
+
+    def job(plan: _SheetPlan) -> tuple[_SheetPlan, _Part, list[ev.EvidenceColumn]]:
+        nonlocal current
+        if current is None or current[0] != plan.rule:
+            current = (plan.rule, _sheet_order(findings, plan.rule))
+        part = _Part(findings, current[1].slice(plan.offset, plan.length))
+        if plan.rule is None:
+            return plan, part, []
+        return plan, part, ev.used_columns(plan.rule, part.evidence())
+
+    for plan in plans:
+        yield partial(job, plan)
+
+
+def _ahead(jobs: Iterable[Callable[[], _T]]) -> Iterator[_T]:
+    """The jobs' results in order, each job started on a worker thread while the caller
+    still works on the previous result. Jobs run one at a time, in order."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ordersync-render") as worker:
+        pending = None
+        for job in jobs:
+            started = worker.submit(job)
+            if pending is not None:
+                yield pending.result()
+            pending = started
+        if pending is not None:
+            yield pending.result()
+
+
+def _sheet_order(findings: pl.DataFrame, rule: str | None) -> pl.Series:
+    """Positions of one rule's open and acknowledged findings in sheet order, or (None) of the
+    resolved ones."""
     if rule is None:
-        return findings.filter(pl.col(schema.STATE) == "resolved").sort(
-            [schema.RESOLVED_AT, schema.FINDING_ID], descending=[True, False], nulls_last=True
-        )
-    return findings.filter(
-        (pl.col(schema.RULE) == rule) & (pl.col(schema.STATE) != "resolved")
-    ).sort(
-        [
+        wanted = pl.col(schema.STATE) == "resolved"
+        keys = [schema.RESOLVED_AT, schema.FINDING_ID]
+        descending = [True, False]
+    else:
+        wanted = (pl.col(schema.RULE) == rule) & (pl.col(schema.STATE) != "resolved")
+        keys = [
             pl.col(schema.STATE).to_physical(),
             pl.col(schema.SEVERITY).to_physical(),
             schema.FIRST_SEEN,
             schema.ORDER_ID,
             schema.FINDING_ID,
-        ],
-        descending=[False, True, False, False, False],
-        nulls_last=True,
+        ]
+        descending = [False, True, False, False, False]
+    return (
+        findings.lazy()
+        .with_row_index("_position")
+        .filter(wanted)
+        .sort(keys, descending=descending, nulls_last=True)
+        .select("_position")
+        .collect()
+        .get_column("_position")
     )
 
 
@@ -387,7 +451,8 @@ def _write_rule_sheet(
     wb: xlsxwriter.Workbook,
     fmt: _Formats,
     plan: _SheetPlan,
-    part: pl.DataFrame,
+    part: _Part,
+    ev_columns: list[ev.EvidenceColumn],
     lang: Lang,
     mask: bool,
     zone: ZoneInfo,
@@ -395,7 +460,6 @@ def _write_rule_sheet(
 ) -> None:
     ws = wb.add_worksheet(plan.name)
     rule = plan.rule or ""
-    ev_columns = ev.used_columns(rule, part[schema.EVIDENCE])
     tz_label = timezone
 
     base_keys = [k for k, _ in _BASE_COLUMNS]
@@ -448,8 +512,8 @@ def _write_rule_sheet(
                 _put(ws, r, c, value, fmt)
         _put(ws, r, tail_at, ev.facts_text(doc), fmt)
 
-    for offset in range(0, part.height, WRITE_CHUNK):
-        chunk = part.slice(offset, WRITE_CHUNK)
+    def render(offset: int) -> _Rendered:
+        chunk = part.rows(offset, WRITE_CHUNK)
         evidence = chunk.get_column(schema.EVIDENCE)
         extra, slow = ev.fast_cells(evidence, ev_columns, lang, timezone, mask)
         chunk = _with_action_texts(
@@ -459,7 +523,11 @@ def _write_rule_sheet(
             rule,
             lang,
         )
-        _write_rows(ws, offset + 1, chunk, cells, slow_row)
+        return _rendered(offset + 1, chunk, cells, with_slow=True)
+
+    offsets = range(0, part.height, WRITE_CHUNK)
+    for rendered in _ahead(partial(render, offset) for offset in offsets):
+        _write_rows(ws, rendered, slow_row)
 
 
 WRITE_CHUNK = 10_000  # rows rendered at a time: bounds the memory of the decoded evidence
@@ -525,12 +593,37 @@ def _with_action_texts(chunk: pl.DataFrame, rule: str, lang: Lang) -> pl.DataFra
     )
 
 
-def _write_rows(
-    ws: Worksheet,
+@dataclass(frozen=True)
+class _Rendered:
+    """A chunk's cells, ready to write: per column kept, (column, writer kind, format), and
+    the values row by row (last, with_slow: the evidence of rows rendered one by one)."""
+
+    first_row: int
+    specs: list[tuple[int, str, Format | None]]
+    values: pl.DataFrame
+    with_slow: bool
+
+
+def _rendered(
     first_row: int,
     chunk: pl.DataFrame,
     cells: list[tuple[int, str, Format | None, pl.Expr]],
-    slow_row: Any = None,
+    *,
+    with_slow: bool = False,
+) -> _Rendered:
+    values = chunk.select(expr.alias(f"_v{i}") for i, (_, _, _, expr) in enumerate(cells))
+    # Leave out the candidates that are empty throughout the chunk (the quoted variant of
+    # ordinary text, severities not present, ...): fewer values to step over per row.
+    kept = [i for i, column in enumerate(values.get_columns()) if column.null_count() < len(column)]
+    specs = [cells[i][:3] for i in kept]
+    values = values.select(values.columns[i] for i in kept)
+    if with_slow:
+        values = values.with_columns(chunk.get_column("_slow"))
+    return _Rendered(first_row, specs, values, with_slow)
+
+
+def _write_rows(
+    ws: Worksheet, rendered: _Rendered, slow_row: Callable[[int, str], None] | None = None
 ) -> None:
     """Write precomputed cells: each row's non-null values, each with its column's format.
 
@@ -541,20 +634,12 @@ def _write_rows(
         "number": ws.write_number,
         "datetime": ws.write_datetime,
     }
-    values = chunk.select(expr.alias(f"_v{i}") for i, (_, _, _, expr) in enumerate(cells))
-    # Leave out the candidates that are empty throughout the chunk (the quoted variant of
-    # ordinary text, severities not present, ...): fewer values to step over per row.
-    kept = [i for i, column in enumerate(values.get_columns()) if column.null_count() < len(column)]
-    specs = [(cells[i][0], writers[cells[i][1]], cells[i][2]) for i in kept]
-    values = values.select(values.columns[i] for i in kept)
-    if slow_row is not None:
-        values = values.with_columns(chunk.get_column("_slow"))
-    del chunk
-    for r, row in enumerate(values.iter_rows(), start=first_row):
+    specs = [(c, writers[kind], cell_format) for c, kind, cell_format in rendered.specs]
+    for r, row in enumerate(rendered.values.iter_rows(), start=rendered.first_row):
         for (c, write, cell_format), value in zip(specs, row, strict=False):
             if value is not None:
                 write(r, c, value, cell_format)
-        if slow_row is not None and row[-1] is not None:
+        if rendered.with_slow and slow_row is not None and row[-1] is not None:
             slow_row(r, row[-1])
 
 
@@ -562,7 +647,7 @@ def _write_resolved(
     wb: xlsxwriter.Workbook,
     fmt: _Formats,
     plan: _SheetPlan,
-    part: pl.DataFrame,
+    part: _Part,
     lang: Lang,
     timezone: str,
 ) -> None:
@@ -598,8 +683,13 @@ def _write_resolved(
         (10, "datetime", fmt.date, pl.col(schema.RESOLVED_AT)),
         (11, "number", fmt.age, pl.col(AGE_DAYS)),
     ]
-    for offset in range(0, part.height, WRITE_CHUNK):
-        _write_rows(ws, offset + 1, part.slice(offset, WRITE_CHUNK), cells)
+    offsets = range(0, part.height, WRITE_CHUNK)
+
+    def render(offset: int) -> _Rendered:
+        return _rendered(offset + 1, part.rows(offset, WRITE_CHUNK), cells)
+
+    for rendered in _ahead(partial(render, offset) for offset in offsets):
+        _write_rows(ws, rendered)
 
 
 # --- summary ---------------------------------------------------------------------------------
