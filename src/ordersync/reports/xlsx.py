@@ -518,12 +518,12 @@ def _write_rule_sheet(
         extra, slow = ev.fast_cells(evidence, ev_columns, lang, timezone, mask)
         chunk = _with_action_texts(
             chunk.hstack(extra).with_columns(
-                pl.when(slow).then(pl.col(schema.EVIDENCE)).alias("_slow")
+                pl.when(slow).then(pl.col(schema.EVIDENCE)).alias(_SLOW)
             ),
             rule,
             lang,
         )
-        return _rendered(offset + 1, chunk, cells, with_slow=True)
+        return _rendered(offset + 1, chunk, cells)
 
     offsets = range(0, part.height, WRITE_CHUNK)
     for rendered in _ahead(partial(render, offset) for offset in offsets):
@@ -531,6 +531,7 @@ def _write_rule_sheet(
 
 
 WRITE_CHUNK = 10_000  # rows rendered at a time: bounds the memory of the decoded evidence
+_SLOW = "_slow"  # a chunk's column: the evidence of the rows fast_cells does not cover
 
 
 _FORMULA_START = "^[" + "".join(re.escape(c) for c in FORMULA_STARTS) + "]"
@@ -596,20 +597,16 @@ def _with_action_texts(chunk: pl.DataFrame, rule: str, lang: Lang) -> pl.DataFra
 @dataclass(frozen=True)
 class _Rendered:
     """A chunk's cells, ready to write: per column kept, (column, writer kind, format), and
-    the values row by row (last, with_slow: the evidence of rows rendered one by one)."""
+    the values row by row (last, when the chunk has a `_SLOW` column: the evidence of rows
+    rendered one by one)."""
 
     first_row: int
     specs: list[tuple[int, str, Format | None]]
     values: pl.DataFrame
-    with_slow: bool
 
 
 def _rendered(
-    first_row: int,
-    chunk: pl.DataFrame,
-    cells: list[tuple[int, str, Format | None, pl.Expr]],
-    *,
-    with_slow: bool = False,
+    first_row: int, chunk: pl.DataFrame, cells: list[tuple[int, str, Format | None, pl.Expr]]
 ) -> _Rendered:
     values = chunk.select(expr.alias(f"_v{i}") for i, (_, _, _, expr) in enumerate(cells))
     # Leave out the candidates that are empty throughout the chunk (the quoted variant of
@@ -617,9 +614,9 @@ def _rendered(
     kept = [i for i, column in enumerate(values.get_columns()) if column.null_count() < len(column)]
     specs = [cells[i][:3] for i in kept]
     values = values.select(values.columns[i] for i in kept)
-    if with_slow:
-        values = values.with_columns(chunk.get_column("_slow"))
-    return _Rendered(first_row, specs, values, with_slow)
+    if _SLOW in chunk.columns:
+        values = values.with_columns(chunk.get_column(_SLOW))
+    return _Rendered(first_row, specs, values)
 
 
 def _write_rows(
@@ -635,11 +632,12 @@ def _write_rows(
         "datetime": ws.write_datetime,
     }
     specs = [(c, writers[kind], cell_format) for c, kind, cell_format in rendered.specs]
+    has_slow = _SLOW in rendered.values.columns
     for r, row in enumerate(rendered.values.iter_rows(), start=rendered.first_row):
         for (c, write, cell_format), value in zip(specs, row, strict=False):
             if value is not None:
                 write(r, c, value, cell_format)
-        if rendered.with_slow and slow_row is not None and row[-1] is not None:
+        if has_slow and slow_row is not None and row[-1] is not None:
             slow_row(r, row[-1])
 
 
