@@ -284,3 +284,35 @@ def test_chunked_rendering_writes_the_same_cells(
     expected = cells(whole)
     assert len(expected) > 6  # several rules, parts of a rule, the resolved sheet
     assert cells(chunked) == expected
+
+
+def test_evidence_the_vectorised_path_leaves_out_is_written_row_by_row(tmp_path: Path) -> None:
+    """Two warehouse rows that disagree (a split parcel, one leg cancelled) are rendered by
+    CellMaker, not fast_cells; their cells must still reach the sheet, beside the rows of the
+    vectorised path."""
+    from ordersync.reports.labels import status_name
+
+    split = finding(
+        "f-split", "ghost_shipment", "3456789012345678001", "taobao",
+        orders=[
+            {"source": "taobao", "source_kind": "channel", "status": "shipped"},
+            {"source": "wms_a", "source_kind": "warehouse", "status": "shipped"},
+            {"source": "wms_b", "source_kind": "warehouse", "status": "cancelled"},
+        ],
+        facts={"threshold": "24h"},
+    )  # fmt: skip
+    plain = finding(
+        "f-plain", "ghost_shipment", "3456789012345678002", "taobao",
+        orders=[
+            {"source": "taobao", "source_kind": "channel", "status": "shipped"},
+            {"source": "wms_a", "source_kind": "warehouse", "status": "shipped"},
+        ],
+        facts={"threshold": "24h"},
+    )  # fmt: skip
+    path = write_workbook(build_result([split, plain]), tmp_path / "slow.xlsx", lang="en")
+    rows = {r["Finding ID"]: r for r in _rows(path, rule_name("ghost_shipment", "en"))}
+    shipped, cancelled = status_name("shipped", "en"), status_name("cancelled", "en")
+    assert f"wms_a: {shipped}; wms_b: {cancelled}" in rows["f-split"].values()
+    assert shipped in rows["f-plain"].values()
+    assert "threshold=24h" in rows["f-split"].values()
+    assert "threshold=24h" in rows["f-plain"].values()
