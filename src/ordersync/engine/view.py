@@ -99,6 +99,11 @@ def is_dead() -> pl.Expr:
     return pl.col(s.STATUS).is_in(s.DEAD_STATUSES).fill_null(False)
 
 
+def is_merged() -> pl.Expr:
+    """A warehouse row of a parcel that holds several orders (merged_with lists them)."""
+    return (pl.col(s.MERGED_WITH).list.len() >= 2).fill_null(False)
+
+
 def join_ids(
     left: pl.LazyFrame,
     right: pl.LazyFrame,

@@ -6,7 +6,14 @@ import polars as pl
 
 from ordersync import schema as s
 from ordersync.engine.evidence import Gap, RuleResult, shape_hits, with_evidence
-from ordersync.engine.view import View, is_dead, is_live, items_fingerprint, join_ids
+from ordersync.engine.view import (
+    View,
+    is_dead,
+    is_live,
+    is_merged,
+    items_fingerprint,
+    join_ids,
+)
 
 SKU = "sku"
 QTY = "qty"
@@ -97,7 +104,6 @@ def _item_verdicts(view: View) -> tuple[pl.LazyFrame, list[tuple[str, str, pl.La
         .filter(~is_dead())
         .with_row_index("_warehouse_row")
     )
-    merged = (pl.col(s.MERGED_WITH).list.len() >= 2).fill_null(False)
     shipments = warehouse_items.select(
         s.ORDER_ID,
         pl.col(s.SOURCE).alias("_wh"),
@@ -105,7 +111,7 @@ def _item_verdicts(view: View) -> tuple[pl.LazyFrame, list[tuple[str, str, pl.La
         "_warehouse_row",
         # null when the row lists no items (an empty list is a fingerprint like any other)
         items_fingerprint(pl.col(s.ITEMS)).alias("_contents"),
-        merged.alias("_merged"),
+        is_merged().alias("_merged"),
     ).join(channel.select(s.ORDER_ID), on=s.ORDER_ID, how="semi")
     # null for an order whose channel rows list no items
     shipments = shipments.join(
