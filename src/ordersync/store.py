@@ -298,13 +298,6 @@ def _last_adds(path: Path) -> list[dict] | None:
         return None
 
 
-def _may_repeat(frame: pl.DataFrame, key: Sequence[str]) -> bool:
-    """False when no key can repeat: the hashes of one key column are all distinct (far
-    cheaper than finding duplicates, and exact: equal values have equal hashes)."""
-    column = next(c for c in key if c != s.SOURCE)  # order_id / tracking_no
-    return frame.select(pl.col(column).hash().n_unique()).item() < frame.height
-
-
 def _newest_commit(table: Path) -> tuple[str, int, int, int] | None:
     """(name, size, mtime, inode) of a Delta table's newest commit file: it changes with every
     commit, also when a table is deleted and written again. None when there is no table."""
@@ -904,7 +897,7 @@ class Store:
         # copy wins, then the later file, then the later row. (Readers usually fold them
         # already, so the sort is skipped when every key is unique.)
         if (
-            _may_repeat(incoming, entity.key)
+            s.keys_may_repeat(incoming, entity.key)
             and incoming.select(pl.struct(list(entity.key)).is_duplicated().any()).item()
         ):
             rank = pl.col(s.SOURCE_FILE).replace_strict(
