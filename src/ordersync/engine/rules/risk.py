@@ -7,9 +7,7 @@ import polars as pl
 from ordersync import schema as s
 from ordersync.engine.evidence import Gap, RuleResult, duration_text, shape_hits, with_evidence
 from ordersync.engine.rules.shipment import with_order_facts
-from ordersync.engine.view import PULLED_AT, VERSION_AT, View, items_fingerprint
-
-WATCHED = (*s.ADDRESS_FIELDS, s.ITEMS, s.AMOUNT)
+from ordersync.engine.view import CHANGE_FINGERPRINT, PULLED_AT, VERSION_AT, View
 
 
 def frequent_changes(view: View) -> RuleResult:
@@ -32,12 +30,7 @@ def frequent_changes(view: View) -> RuleResult:
             ]
         )
     key = [s.SOURCE, s.ORDER_ID, s.SHIPMENT_ID]
-    # A reordered but equal items list is no change; the fingerprint only lives within this
-    # run, so Polars' version-dependent hash is fine here.
-    fingerprint = pl.struct(
-        *[pl.col(c) for c in WATCHED if c != s.ITEMS], items_fingerprint(pl.col(s.ITEMS))
-    ).hash()
-    history = history.select(*key, *WATCHED, s.UPDATED_AT, PULLED_AT)
+    history = history.select(*key, CHANGE_FINGERPRINT, s.UPDATED_AT, PULLED_AT)
     if k >= 1:
         # k changes need k + 1 versions: only keys with that many history rows can fire, and
         # they are few. Counted on a hash of the key (a collision only keeps a key too many).
@@ -52,7 +45,8 @@ def frequent_changes(view: View) -> RuleResult:
         history = history.with_columns(key_hash).join(busy, on="_kh", how="semi").drop("_kh")
     versions = (
         history.with_columns(
-            pl.coalesce(s.UPDATED_AT, PULLED_AT).alias(VERSION_AT), fingerprint.alias("_fp")
+            pl.coalesce(s.UPDATED_AT, PULLED_AT).alias(VERSION_AT),
+            pl.col(CHANGE_FINGERPRINT).alias("_fp"),
         )
         .select(*key, VERSION_AT, PULLED_AT, "_fp")
         .unique()
