@@ -110,12 +110,20 @@ def pull_store(params: dict) -> dict:
 
     wanted = params.get("sources") or [src.name for src in config.sources]
     files = {name: discover_files(config, config.source(name)) for name in wanted}
+    rounds = max(len(paths) for paths in files.values())
+    # The world's exports are of its as_of, so each round of files is stamped as pulled in
+    # the minutes before it, a minute apart. Stamped with the wall clock (after as_of), the
+    # history the history rules read (frequent_changes, stuck_order's entry time, refund
+    # timing) was cut away at as_of and cost nothing: at 1M orders that understated a
+    # reconcile by ~35%.
+    as_of = _as_of(params)
     stats = []
-    for i in range(max(len(paths) for paths in files.values())):
+    for i in range(rounds):
+        now = as_of - timedelta(minutes=rounds - i) if as_of else None
         for name, paths in files.items():
             if i < len(paths):
                 step = snapshot_config(config, name, paths[i])
-                stats += pull(step, store, sources=[name])
+                stats += pull(step, store, sources=[name], now=now)
     seconds = time.perf_counter() - t0
     _drop_replaced_files(store_dir)
     return {"seconds": seconds, "stats": [repr(x)[:200] for x in stats[-4:]]}

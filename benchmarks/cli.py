@@ -132,7 +132,7 @@ class Bench:
         content hash)."""
         d = self.work / "stores" / name
         marker = {"world": str(world), "world_mtime": (world / ".bench-world.json").stat().st_mtime,
-                  "reconciled": reconciled}  # fmt: skip
+                  "reconciled": reconciled, "pulled": "before as_of"}  # fmt: skip
         if self._ready(d, ".bench-store.json", marker):
             return d / "store"
         if d.exists():
@@ -143,7 +143,8 @@ class Bench:
             run_child("copy_store", {"snapshot": str(like), "store": str(d / "store")},
                       timeout=GEN_TIMEOUT, log=log)  # fmt: skip
         log(f"pulling {world.name} into {d} (set-up, not timed)")
-        run_child("pull_store", {"world": str(world), "store": str(d / "store"), "fresh": like is None},
+        run_child("pull_store", {"world": str(world), "store": str(d / "store"), "fresh": like is None,
+                                 "as_of": self.as_of(world)},
                   timeout=GEN_TIMEOUT, log=log)  # fmt: skip
         self.note(f"set-up pull {name}", f"{time.monotonic() - t0:.0f} s")
         if reconciled:
