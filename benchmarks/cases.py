@@ -162,6 +162,10 @@ def clean_store(params: dict) -> dict:
     return {"seconds": 0.0}
 
 
+# The changed export an incremental case writes into the mirror; the case deletes the last one.
+CHANGES_PREFIX = "zz-bench-changes"
+
+
 @case
 def incremental_prepare(params: dict) -> dict:
     """Restore the reconciled 10M store, write an export changing N channel orders, pull it."""
@@ -173,7 +177,7 @@ def incremental_prepare(params: dict) -> dict:
     layout = load_layout(world)
     channel = pick(layout, "channel")
     change_dir = Path(channel.files[0]).parent
-    for old in change_dir.glob("zz-bench-changes*"):
+    for old in change_dir.glob(f"{CHANGES_PREFIX}*"):
         old.unlink()
     n = params["changed"]
     frame = pl.read_parquet(channel.files[0], n_rows=max(n * 3, 10_000))
@@ -200,7 +204,7 @@ def incremental_prepare(params: dict) -> dict:
             value = value.dt.strftime("%Y-%m-%d %H:%M:%S")
         frame = frame.with_columns(value.cast(dtype).alias(updated))
     name = Path(channel.files[0]).name
-    frame.write_parquet(change_dir / f"zz-bench-changes-{n}-{name}")
+    frame.write_parquet(change_dir / f"{CHANGES_PREFIX}-{n}-{name}")
     stats = pull(config, Store.for_config(config), sources=[channel.name])
     return {"seconds": 0.0, "rows": frame.height, "stats": [repr(x)[:200] for x in stats]}
 
