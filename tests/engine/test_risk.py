@@ -50,3 +50,24 @@ def test_changes_dated_by_source_update_time():
     ]
     hits, _ = judge([history[-1]], history=history, rules=["frequent_changes"])
     assert hits.is_empty()
+
+
+def _items_versions(order_id: str, lists: list[list[dict]]) -> list[dict]:
+    return [
+        {**row("tb", order_id, status="paid", items=items), "pulled_at": ago(hours=12 - 2 * i)}
+        for i, items in enumerate(lists)
+    ]
+
+
+def test_items_changing_three_times_fire_but_a_reordered_list_is_no_change():
+    a, b = {"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}
+    # Three real changes of the items within a day: quantity, a line added, a line dropped.
+    changed = _items_versions("1", [[a], [{**a, "qty": 3}], [{**a, "qty": 3}, b], [b]])
+    # The same two lines, pulled four times in alternating order: never a change.
+    reordered = _items_versions("2", [[a, b], [b, a], [a, b], [b, a]])
+    current = [
+        row("tb", "1", status="paid", items=[b]),
+        row("tb", "2", status="paid", items=[b, a]),
+    ]
+    hits, _ = judge(current, history=changed + reordered, rules=["frequent_changes"])
+    assert fired(hits) == {("frequent_changes", "1", "tb")}
