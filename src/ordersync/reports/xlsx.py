@@ -512,26 +512,41 @@ def _write_rule_sheet(
                 _put(ws, r, c, value, fmt)
         _put(ws, r, tail_at, ev.facts_text(doc), fmt)
 
-    def render(offset: int) -> _Rendered:
-        chunk = part.rows(offset, WRITE_CHUNK)
+    def prepare(chunk: pl.DataFrame) -> pl.DataFrame:
         evidence = chunk.get_column(schema.EVIDENCE)
         extra, slow = ev.fast_cells(evidence, ev_columns, lang, timezone, mask)
-        chunk = _with_action_texts(
+        return _with_action_texts(
             chunk.hstack(extra).with_columns(
                 pl.when(slow).then(pl.col(schema.EVIDENCE)).alias(_SLOW)
             ),
             rule,
             lang,
         )
-        return _rendered(offset + 1, chunk, cells)
 
-    offsets = range(0, part.height, WRITE_CHUNK)
-    for rendered in _ahead(partial(render, offset) for offset in offsets):
-        _write_rows(ws, rendered, slow_row)
+    _write_part(ws, part, cells, prepare, slow_row)
 
 
 WRITE_CHUNK = 10_000  # rows rendered at a time: bounds the memory of the decoded evidence
 _SLOW = "_slow"  # a chunk's column: the evidence of the rows fast_cells does not cover
+
+
+def _write_part(
+    ws: Worksheet,
+    part: _Part,
+    cells: list[tuple[int, str, Format | None, pl.Expr]],
+    prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    slow_row: Callable[[int, str], None] | None = None,
+) -> None:
+    """Write a sheet's rows WRITE_CHUNK at a time; each chunk is rendered (`prepare`, then the
+    cells) on the worker thread while the chunk before it is written."""
+
+    def render(offset: int) -> _Rendered:
+        chunk = part.rows(offset, WRITE_CHUNK)
+        return _rendered(offset + 1, prepare(chunk) if prepare else chunk, cells)
+
+    offsets = range(0, part.height, WRITE_CHUNK)
+    for rendered in _ahead(partial(render, offset) for offset in offsets):
+        _write_rows(ws, rendered, slow_row)
 
 
 _FORMULA_START = "^[" + "".join(re.escape(c) for c in FORMULA_STARTS) + "]"
@@ -681,13 +696,7 @@ def _write_resolved(
         (10, "datetime", fmt.date, pl.col(schema.RESOLVED_AT)),
         (11, "number", fmt.age, pl.col(AGE_DAYS)),
     ]
-    offsets = range(0, part.height, WRITE_CHUNK)
-
-    def render(offset: int) -> _Rendered:
-        return _rendered(offset + 1, part.rows(offset, WRITE_CHUNK), cells)
-
-    for rendered in _ahead(partial(render, offset) for offset in offsets):
-        _write_rows(ws, rendered)
+    _write_part(ws, part, cells)
 
 
 # --- summary ---------------------------------------------------------------------------------
