@@ -108,6 +108,12 @@ def is_merged() -> pl.Expr:
     return (pl.col(s.MERGED_WITH).list.len() >= 2).fill_null(False)
 
 
+def merged_group() -> pl.Expr:
+    """One key per merged parcel, whichever of its rows it is read from: its order ids,
+    sorted and joined."""
+    return pl.col(s.MERGED_WITH).list.sort().list.join(",")
+
+
 def join_ids(
     left: pl.LazyFrame,
     right: pl.LazyFrame,

@@ -13,6 +13,7 @@ from ordersync.engine.view import (
     is_merged,
     items_fingerprint,
     join_ids,
+    merged_group,
 )
 
 SKU = "sku"
@@ -202,9 +203,7 @@ def _item_verdicts(view: View) -> tuple[pl.LazyFrame, list[tuple[str, str, pl.La
 
     groups = (
         shipped_items(shipments.filter(pl.col("_ambiguous")), s.MERGED_WITH)
-        .select(
-            *pair, pl.col(s.MERGED_WITH).list.sort().list.join(",").alias("_group"), s.MERGED_WITH
-        )
+        .select(*pair, merged_group().alias("_group"), s.MERGED_WITH)
         .sort(*pair, "_group")
         .unique(pair, keep="first", maintain_order=True)
     )

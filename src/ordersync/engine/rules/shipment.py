@@ -6,7 +6,7 @@ import polars as pl
 
 from ordersync import schema as s
 from ordersync.engine.evidence import Gap, RuleResult, duration_text, shape_hits, with_evidence
-from ordersync.engine.view import View, is_dead, is_merged, is_shipped, join_ids
+from ordersync.engine.view import View, is_dead, is_merged, is_shipped, join_ids, merged_group
 
 _FIELDS = (s.STATUS, s.SHIPPED_AT, s.TRACKING_NO, s.CARRIER)
 _PICKED_UP = ("picked_up", "in_transit", "delivered", "exception", "returned")
@@ -274,7 +274,7 @@ def tracking_reused(view: View) -> RuleResult:
     groups = (
         view.warehouse(s.ORDER_ID, s.MERGED_WITH)
         .filter(is_merged())
-        .select(pl.col(s.MERGED_WITH).list.sort().list.join(",").alias("_group"), s.MERGED_WITH)
+        .select(merged_group().alias("_group"), s.MERGED_WITH)
         .unique()
         .explode(s.MERGED_WITH, empty_as_null=False, keep_nulls=False)
         .select(pl.col(s.MERGED_WITH).alias(s.ORDER_ID), "_group")
