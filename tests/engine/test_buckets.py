@@ -124,6 +124,31 @@ def test_a_scoped_run_in_buckets_judges_the_same_orders():
     assert split[1] == whole[1]
 
 
+def test_a_scoped_split_reads_every_spelling_of_an_order_and_no_other_period():
+    """--since in buckets first narrows the store to ranges of the scope's stored ids. The OMS
+    spells order 1003 with a leading space, which sorts before every normal id: ranges of the
+    normalised ids would leave that row out, and 1003 would be reported missing from the OMS.
+    The old orders of another id range are outside the scope and must stay unjudged."""
+    recent = [
+        row("tb", str(1000 + n), status="paid", paid_at=ago(days=n), created_at=ago(days=n))
+        for n in range(1, 6)
+    ]
+    old = [
+        row("tb", str(900_000 + n), status="paid", paid_at=ago(days=40), created_at=ago(days=40))
+        for n in range(4)
+    ]
+    oms = [
+        row("oms", " 1003", status="paid", created_at=ago(days=3)),
+        row("oms", "1001", status="paid", created_at=ago(days=1)),
+    ]
+    orders = [*recent, *old, *oms]
+    since = ago(days=4, hours=12)
+    whole = judge(orders, rules=["missing_order"], since=since)
+    split = judge(orders, rules=["missing_order"], since=since, rows_per_bucket=1)
+    assert {o for _, o, _ in fired(whole[0])} == {"1002", "1004"}
+    assert_frame_equal(split[0], whole[0])
+
+
 def test_an_unwritable_scratch_directory_is_a_clear_error(tmp_path, monkeypatch):
     import tempfile
 

@@ -53,6 +53,7 @@ from ordersync.engine.view import (
     View,
     build_view,
     from_profiles,
+    near_order_ids,
     prepare_orders,
     survey,
 )
@@ -238,6 +239,11 @@ def _evaluate(
         )
         judged = [_judge(config, view, selected)]
     else:
+        if scope is not None:
+            # The split joins the rows to the scope; the ranges let the reader skip the row
+            # groups of other periods first.
+            near = near_order_ids(orders, scope.get_column(s.ORDER_ID), ids_normal=facts.ids_normal)
+            orders, history = orders.filter(near), history.filter(near)
         with split(
             orders,
             tracking,

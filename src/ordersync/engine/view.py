@@ -453,7 +453,19 @@ def _none_odd(counts: pl.Series) -> bool:
 
 def order_ids_in(orders: pl.LazyFrame, ids: pl.Series, *, ids_normal: bool) -> pl.Expr:
     """A filter for the rows of the orders whose id, normalised, is one of `ids`, written so
-    that the parquet reader skips the row groups without any.
+    that the parquet reader skips the row groups without any (`near_order_ids`, then the
+    exact test)."""
+    stored = stored_order_ids(orders, ids, ids_normal=ids_normal)
+    if stored.is_empty():
+        return pl.lit(False)
+    return within_ranges(pl.col(s.ORDER_ID), stored) & pl.col(s.ORDER_ID).is_in(stored.implode())
+
+
+def near_order_ids(orders: pl.LazyFrame, ids: pl.Series, *, ids_normal: bool) -> pl.Expr:
+    """A filter keeping at least the rows of the orders whose id, normalised, is one of `ids`:
+    ranges of their ids, without the exact test, for readers that select the exact rows
+    afterwards with a join (with an `is_in` over the ~0.7M ids of a week on a 10M-order store,
+    the bucket split's sinks took 364 s instead of 93 s).
 
     Polars skips a row group by its min/max statistics for a range comparison, not for
     `is_in`, and decodes every column of a row group it reads: reading the 3,000 rows of 1,000
@@ -462,6 +474,15 @@ def order_ids_in(orders: pl.LazyFrame, ids: pl.Series, *, ids_normal: bool) -> p
     ranges leave most row groups out; for ids spread over the whole store they skip nothing
     and cost ~3% more. The ranges hold stored spellings: unless every id is known to be
     stored in normal form (`ids_normal`), those are looked up first (one column read)."""
+    stored = stored_order_ids(orders, ids, ids_normal=ids_normal)
+    if stored.is_empty():
+        return pl.lit(False)
+    return within_ranges(pl.col(s.ORDER_ID), stored)
+
+
+def stored_order_ids(orders: pl.LazyFrame, ids: pl.Series, *, ids_normal: bool) -> pl.Series:
+    """How the orders of the normalised `ids` are spelled in the store (every version of a
+    stored row has its key's spelling, so the current rows give the history's too)."""
     if not ids_normal:
         ids = (
             orders.select(pl.col(s.ORDER_ID).cast(pl.String))
@@ -470,10 +491,7 @@ def order_ids_in(orders: pl.LazyFrame, ids: pl.Series, *, ids_normal: bool) -> p
             .collect(engine="streaming")
             .get_column(s.ORDER_ID)
         )
-    ids = ids.drop_nulls()
-    if ids.is_empty():
-        return pl.lit(False)
-    return within_ranges(pl.col(s.ORDER_ID), ids) & pl.col(s.ORDER_ID).is_in(ids.implode())
+    return ids.drop_nulls()
 
 
 def within_ranges(column: pl.Expr, values: pl.Series, max_ranges: int = 4) -> pl.Expr:
