@@ -351,6 +351,49 @@ def test_compaction_keeps_every_answer(store, make_read):
     assert_frame_equal(current(store), now)
 
 
+def _data_files(table) -> dict[str, int]:
+    """The data files a Delta table tracks: their inodes."""
+    return {
+        path: (table / path).stat().st_ino
+        for path in DeltaTable(str(table)).get_add_actions(flatten=True).column("path").to_pylist()
+    }
+
+
+def test_pulls_that_only_add_orders_join_the_snapshot_as_they_are(
+    store, make_read, monkeypatch
+):
+    """A snapshot followed by pulls of new orders only: compaction links the log's files into
+    it (one copy on disk) and reads the same; a pull that changes a row makes it rewrite."""
+    # Files this small are merged by the tidy-up afterwards; real pulls' files are not.
+    monkeypatch.setattr(Store, "_tidy", lambda self, path: None)
+    apply(store, make_read([order("1"), order("2")]))
+    store.compact()
+    apply(store, make_read([order("3"), order("4")]), at=T0 + timedelta(hours=1))
+    apply(store, make_read([order("5")]), at=T0 + timedelta(hours=2))
+    expected = current(store)
+    history = store.order_history().collect().sort(PULL_ID, s.ORDER_ID)
+
+    store.compact()
+
+    assert_frame_equal(current(store), expected)
+    assert_frame_equal(store.order_history().collect().sort(PULL_ID, s.ORDER_ID), history)
+    snapshot = _data_files(store.path / "orders" / "current")
+    log = _data_files(store.path / "orders" / "log")
+    assert len(snapshot) == 3 and set(snapshot.values()) <= set(log.values())
+    _, marks = store._snapshot(ORDERS)
+    assert marks.get_column("_mark").to_list() == [store.pulls().get_column(PULL_ID).max()]
+    assert apply(store, make_read([order("5"), order("6")]), at=T0 + timedelta(hours=3)).new == 1
+
+    later = T0 + timedelta(hours=4)
+    apply(store, make_read([order("2", status="shipped", updated_at=later)]), at=later)
+    expected = current(store)
+    assert expected.height == 6
+    store.compact()
+    assert_frame_equal(current(store), expected)
+    snapshot = _data_files(store.path / "orders" / "current")
+    assert not set(snapshot.values()) & set(_data_files(store.path / "orders" / "log").values())
+
+
 def test_snapshot_marks_from_file_statistics_match_the_data(store, make_read, monkeypatch):
     """Readers take each source's newest snapshot pull from the commit log's file statistics;
     without them (files written by another tool) from the data, with the same answer."""
