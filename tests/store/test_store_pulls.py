@@ -359,9 +359,7 @@ def _data_files(table) -> dict[str, int]:
     }
 
 
-def test_pulls_that_only_add_orders_join_the_snapshot_as_they_are(
-    store, make_read, monkeypatch
-):
+def test_pulls_that_only_add_orders_join_the_snapshot_as_they_are(store, make_read, monkeypatch):
     """A snapshot followed by pulls of new orders only: compaction links the log's files into
     it (one copy on disk) and reads the same; a pull that changes a row makes it rewrite."""
     # Files this small are merged by the tidy-up afterwards; real pulls' files are not.
