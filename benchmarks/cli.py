@@ -225,7 +225,13 @@ class Bench:
                               Measurement("ours_reconcile", {}, error=f"set-up pull: {exc}"))  # fmt: skip
                     base = None
                 if base is not None and n > LARGEST_COPIED:
+                    if self.args.drop_exports:
+                        drop_exports(w)
                     self.run_in_place(f"reconcile/{tag}/ours", w, base)
+                    if self.args.drop_exports:
+                        # Only its config was left: the next run generates it again.
+                        shutil.rmtree(w)
+                        continue
                 elif base is not None:
                     p = {"world": str(w), "snapshot": str(base), "as_of": self.as_of(w),
                          "store": str(self.work / f"run-store-{tag}")}  # fmt: skip
@@ -285,6 +291,15 @@ class Bench:
                  {**p, "out": str(self.work / "report" / "bare.xlsx"), "ours_out": p["out"]})  # fmt: skip
 
 
+def drop_exports(world: Path) -> None:
+    """Delete a world's export files, keeping its config and markers. At 100M orders the
+    exports (~21 GB), the store (~25 GB) and the reconcile's scratch files (~29 GB) do not fit
+    on this machine's disk together, and only the set-up reads the exports."""
+    for path in world.rglob("*.parquet"):
+        path.unlink()
+    log(f"deleted the export files of {world.name} (--drop-exports)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     ap.add_argument(
@@ -308,7 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report-floor-only", action="store_true",
                     help="measure only the report floor, reusing ours' last workbook")  # fmt: skip
     ap.add_argument("--render-only", action="store_true", help="rewrite RESULTS.md and exit")
+    ap.add_argument("--drop-exports", action="store_true",
+                    help="beyond 10M orders, delete the world's export files once they are pulled "
+                         "(with --variants ours: the floors read them)")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.drop_exports and args.variants != "ours":
+        ap.error("--drop-exports needs --variants ours: the floors read the exports")
 
     bench = Bench(args)
     only = [g for g in args.only.split(",") if g]
