@@ -432,7 +432,11 @@ class Store:
             )
             if marks.get_column("_mark").str.contains(_PULL_ID_SHAPE).fill_null(False).all():
                 return scan, marks.group_by(s.SOURCE).agg(pl.col("_mark").max())
-        marks = scan.group_by(s.SOURCE).agg(pl.col(PULL_ID).max().alias("_mark")).collect()
+        marks = (
+            scan.group_by(s.SOURCE)
+            .agg(pl.col(PULL_ID).max().alias("_mark"))
+            .collect(engine="streaming")
+        )
         return scan, marks
 
     def _log(self, entity: _Entity) -> tuple[pl.LazyFrame | None, list[str] | None]:
@@ -1111,7 +1115,9 @@ class Store:
         if log is None:
             return
         self._delete_orphans(log_path, log, pulls.get_column(PULL_ID))
-        sources = log.select(pl.col(s.SOURCE).unique()).collect().to_series().to_list()
+        sources = (
+            log.select(pl.col(s.SOURCE).unique()).collect(engine="streaming").to_series().to_list()
+        )
         current_path = self._table(entity.name, "current")
         # One source at a time keeps memory to the largest source; each replace is atomic and
         # readers mark the snapshot per source, so a half-finished compaction reads correctly.
@@ -1127,7 +1133,9 @@ class Store:
             current = self._current_stored(entity, [source], pulls)
             if current is None:
                 continue
-            stale = current.select((pl.col(HASH_SCHEME) != entity.hash_scheme).any()).collect()
+            stale = current.select((pl.col(HASH_SCHEME) != entity.hash_scheme).any()).collect(
+                engine="streaming"
+            )
             if stale.item():
                 # Only rows hashed under another scheme are hashed again (rare).
                 current = current.with_columns(
@@ -1231,7 +1239,7 @@ class Store:
         mark, stale = (
             snapshot.filter(pl.col(s.SOURCE) == source)
             .select(pl.col(PULL_ID).max(), (pl.col(HASH_SCHEME) != entity.hash_scheme).any())
-            .collect()
+            .collect(engine="streaming")
             .row(0)
         )
         if mark is None or stale:
@@ -1278,7 +1286,7 @@ class Store:
                 & pl.col(PULL_ID).is_in(ids.implode())
             )
             .select((pl.col(HASH_SCHEME) != entity.hash_scheme).any())
-            .collect()
+            .collect(engine="streaming")
             .item()
         )
         if stale:
@@ -1308,7 +1316,7 @@ class Store:
         ]
 
     def _delete_orphans(self, path: Path, log: pl.LazyFrame, committed: pl.Series) -> None:
-        seen = log.select(pl.col(PULL_ID).unique()).collect().to_series()
+        seen = log.select(pl.col(PULL_ID).unique()).collect(engine="streaming").to_series()
         orphans = seen.filter(~seen.is_in(committed.implode())).to_list()
         if not orphans:
             return
