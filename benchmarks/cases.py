@@ -110,9 +110,11 @@ def pull_store(params: dict) -> dict:
 
     wanted = params.get("sources") or [src.name for src in config.sources]
     files = {name: discover_files(config, config.source(name)) for name in wanted}
-    # Each round compacts the store, rewriting every source's snapshot, so the set-up costs
-    # rounds x store size: one file per round up to 10 rounds (10M orders, as before), then
-    # rounds of 10 files (a 10M-row round of one source peaks at ~8.5 GB).
+    # Each round compacts the store. Rounds only add orders, so compaction links each round's
+    # files into the snapshot (before ee8a28b it rewrote the snapshot: rounds x store size);
+    # still, every round reads the store's keys for the diff, so: one file per round up to
+    # 10 rounds (10M orders, as before), then rounds of 10 files (a 10M-row round of one
+    # source peaks at ~8.5 GB).
     most = max(len(paths) for paths in files.values())
     per_round = 1 if most <= FILES_PER_BIG_ROUND else FILES_PER_BIG_ROUND
     files = {
