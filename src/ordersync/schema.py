@@ -240,20 +240,6 @@ FINDINGS_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-# A carrier row's tracking number as a 64-bit hash (`number_key`), kept by the store.
-NUMBER_KEY = "number_key"
-_NUMBER_KEY_SEEDS = (0x6E75, 0x6D62, 0x6572, 0x6B79)
-
-
-def number_key(number: pl.Expr) -> pl.Expr:
-    """A tracking number, stripped as the engine matches it, hashed to 64 bits. The store keeps
-    it with each carrier row so that finding a few numbers reads an integer column instead of
-    every stored number's text (7.9M carrier rows: ~0.03 s against ~0.25 s). Polars keeps a
-    hash stable only within one version, so the store hands keys out only when every row's were
-    made by this one."""
-    return number.str.strip_chars().hash(*_NUMBER_KEY_SEEDS).reinterpret(signed=True)
-
-
 _ID_JUNK = " \t\r\n'=\""
 
 

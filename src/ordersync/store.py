@@ -188,8 +188,6 @@ class _Entity:
     # Its part of a source's profile (ordersync.profiles), and the columns that is computed from.
     profiler: Callable[[pl.LazyFrame], pl.LazyFrame]
     profile_columns: tuple[str, ...]
-    # Rows carry schema.number_key of their tracking number (carrier rows).
-    number_keyed: bool = False
 
     def profile(self, rows: pl.LazyFrame) -> pl.DataFrame:
         return self.profiler(rows).collect(engine="streaming")
@@ -216,8 +214,6 @@ class _Entity:
                 HASH_SCHEME: pl.String(),
             }
         )
-        if self.number_keyed:
-            stored[s.NUMBER_KEY] = pl.Int64()
         return stored
 
     @property
@@ -245,7 +241,6 @@ TRACKING = _Entity(
     (PULL_ID, PULLED_AT),
     profiles.carrier_profile,
     profiles.CARRIER_PROFILE_COLUMNS,
-    number_keyed=True,
 )
 
 
@@ -695,33 +690,12 @@ class Store:
     ) -> pl.LazyFrame | None:
         """The latest committed version per key, in stored columns: the snapshot with the
         rows of committed pulls since it laid over it."""
-        return self._laid_over(entity, *self._current_parts(entity, sources, pulls))
-
-    @staticmethod
-    def _laid_over(
-        entity: _Entity, snapshot: pl.LazyFrame | None, tail: pl.LazyFrame | None
-    ) -> pl.LazyFrame | None:
-        if snapshot is None or tail is None:
-            return snapshot if tail is None else tail
-        # An anti-join against the (small) tail is far cheaper than a window over everything.
-        key = list(entity.key)
-        return pl.concat([snapshot.join(tail.select(key), on=key, how="anti"), tail])
-
-    def _current_parts(
-        self,
-        entity: _Entity,
-        sources: Sequence[str] | None = None,
-        pulls: pl.DataFrame | None = None,
-    ) -> tuple[pl.LazyFrame | None, pl.LazyFrame | None]:
-        """The current state's two parts, in stored columns: the snapshot, and the latest
-        version per key of the committed pulls since it (the tail), which replaces the
-        snapshot's row of the same key."""
         self._check_format()
         taken = self._snapshot(entity)
         snapshot, marks = taken if taken is not None else (None, None)
         log, logged = self._log(entity)
         if snapshot is None and log is None:
-            return None, None
+            return None
         pulls = self.pulls() if pulls is None else pulls
         if sources is not None:
             wanted = pl.col(s.SOURCE).is_in(list(sources))
@@ -729,6 +703,7 @@ class Store:
             log = log.filter(wanted) if log is not None else None
             pulls = pulls.filter(wanted)
         stored = entity.stored_schema
+        key = list(entity.key)
 
         # Every committed log row at or below a source's newest snapshot pull_id is in the
         # snapshot or superseded by a row that is, so only later pulls need reading. Marked
@@ -759,7 +734,13 @@ class Store:
             # every tail row is already the latest version of its key.
             if tail_ids.get_column(s.SOURCE).is_duplicated().any():
                 tail = self._latest(tail, entity)
-        return (_from_storage(snapshot, stored) if snapshot is not None else None), tail
+        if snapshot is None:
+            return tail
+        snapshot = _from_storage(snapshot, stored)
+        if tail is None:
+            return snapshot
+        # An anti-join against the (small) tail is far cheaper than a window over everything.
+        return pl.concat([snapshot.join(tail.select(key), on=key, how="anti"), tail])
 
     @staticmethod
     def _latest(versions: pl.LazyFrame, entity: _Entity) -> pl.LazyFrame:
@@ -785,24 +766,9 @@ class Store:
             log = log.filter(pl.col(PULLED_AT) >= _utc(since))
         return self._public(log, ORDERS)
 
-    def tracking(self, *, number_keys: bool = False) -> pl.LazyFrame:
-        """Current tracking: the latest committed version per (source, tracking_no).
-
-        `number_keys`: with each row's `number_key` (schema.number_key) as well, when every
-        row that may be current has one made by this Polars version (else without the column).
-        Checking reads two narrow columns of every such row, so only runs that look up a few
-        numbers ask."""
-        snapshot, tail = self._current_parts(TRACKING)
-        current = self._laid_over(TRACKING, snapshot, tail)
-        if current is None or not number_keys:
-            return self._public(current, TRACKING)
-        missing = (
-            pl.col(s.NUMBER_KEY).is_null() | (pl.col(HASH_SCHEME) != TRACKING.hash_scheme)
-        ).any()
-        parts = [part.select(missing) for part in (snapshot, tail) if part is not None]
-        if any(frame.item() for frame in pl.collect_all(parts)):
-            return self._public(current, TRACKING)
-        return _from_storage(current, {**TRACKING.public_schema, s.NUMBER_KEY: pl.Int64()})
+    def tracking(self) -> pl.LazyFrame:
+        """Current tracking: the latest committed version per (source, tracking_no)."""
+        return self._public(self._current_stored(TRACKING), TRACKING)
 
     def tracking_history(self) -> pl.LazyFrame:
         """Every committed version of every tracking row."""
@@ -931,10 +897,6 @@ class Store:
             incoming = incoming.with_columns(pl.col(s.SHIPMENT_ID).fill_null(""))
         self._check_keys(entity, source, incoming)
         incoming = incoming.with_columns(_hash_expr(entity))
-        if entity.number_keyed:
-            incoming = incoming.with_columns(
-                s.number_key(pl.col(s.TRACKING_NO)).alias(s.NUMBER_KEY)
-            )
 
         # Overlapping export windows repeat rows; within one pull the most recently updated
         # copy wins, then the later file, then the later row. (Readers usually fold them
@@ -1143,12 +1105,6 @@ class Store:
                     .then(pl.col(ROW_HASH))
                     .otherwise(_hash_expr(entity)),
                     pl.lit(entity.hash_scheme).alias(HASH_SCHEME),
-                )
-            if entity.number_keyed:
-                # Rows pulled before keys were kept, or keyed by another Polars version, get
-                # this one's (a hash of a short text per row: cheap beside the rewrite).
-                current = current.with_columns(
-                    s.number_key(pl.col(s.TRACKING_NO)).alias(s.NUMBER_KEY)
                 )
             # Streamed into the writer: a 10M-row source held whole took ~20 GB.
             rows = _to_storage(current, entity.stored_schema)

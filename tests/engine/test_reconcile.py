@@ -42,7 +42,7 @@ class FakeStore:
     def order_history(self, since=None):
         return orders_frame(self.versions)
 
-    def tracking(self, number_keys=False):
+    def tracking(self):
         return s.empty_frame(s.TRACKING_SCHEMA).lazy()
 
     def profiles(self):

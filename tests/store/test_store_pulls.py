@@ -272,42 +272,6 @@ def test_tracking_keeps_the_latest_version_per_number(store, make_read):
     assert store.orders().collect().is_empty()
 
 
-def test_carrier_rows_keep_a_key_of_their_number_for_lookups(store, make_read, monkeypatch):
-    """tracking(number_keys=True) hands out schema.number_key of each stored number only while
-    every current row has one made by this Polars version: rows pulled before keys were kept,
-    or keyed by another version, withhold them until compaction makes them again."""
-    unkeyed = dataclasses.replace(store_module.TRACKING, number_keyed=False)
-    monkeypatch.setattr(store_module, "TRACKING", unkeyed)
-    apply(store, make_read(tracking=[track(" ZT1 ")], source="kuaidi100"))
-    monkeypatch.undo()
-    later = T0 + timedelta(hours=1)
-    apply(store, make_read(tracking=[track("ZT2")], source="kuaidi100"), at=later)
-    assert s.NUMBER_KEY not in store.tracking(number_keys=True).collect_schema().names()
-
-    store.compact()
-    keyed = store.tracking(number_keys=True).collect().sort(s.TRACKING_NO)
-    assert s.NUMBER_KEY not in store.tracking().collect_schema().names()
-    stripped = keyed.select(s.number_key(pl.col(s.TRACKING_NO).str.strip_chars()))
-    assert keyed.get_column(s.NUMBER_KEY).to_list() == stripped.to_series().to_list()
-    assert keyed.get_column(s.NUMBER_KEY).null_count() == 0
-    assert_frame_equal(keyed.drop(s.NUMBER_KEY), store.tracking().collect().sort(s.TRACKING_NO))
-    # Stored with blanks, " ZT1 " has the key the engine looks "ZT1" up by.
-    assert keyed.get_column(s.NUMBER_KEY)[0] == pl.select(s.number_key(pl.lit("ZT1"))).item()
-
-    monkeypatch.setattr(store_module, "_CURRENT_HASH_SCHEME", "polars-0.0.0/1")
-    apply(store, make_read(tracking=[track("ZT3")], source="kuaidi100"), at=later)
-    monkeypatch.undo()
-    assert s.NUMBER_KEY not in store.tracking(number_keys=True).collect_schema().names()
-    store.compact()
-    assert store.tracking(number_keys=True).collect().get_column(s.NUMBER_KEY).null_count() == 0
-    # A pull keys its rows itself: no compaction needed.
-    apply(store, make_read(tracking=[track("ZT4")], source="kuaidi100"), at=later)
-    pulled = store.tracking(number_keys=True).filter(pl.col(s.TRACKING_NO) == "ZT4").collect()
-    assert pulled.get_column(s.NUMBER_KEY).to_list() == [
-        pl.select(s.number_key(pl.lit("ZT4"))).item()
-    ]
-
-
 # --- a pull that dies half way ------------------------------------------------------------
 
 

@@ -539,10 +539,7 @@ def reconcile(
     """
     started = _utc(now, config) if now else datetime.now(UTC)
     as_of = _utc(as_of, config) if as_of else started
-    scoped = incremental or since is not None or until is not None
-    # A scoped run looks up the courier records of its parcels' numbers by their keys.
-    orders, tracking = store.orders(), store.tracking(number_keys=scoped)
-    history = store.order_history()
+    orders, tracking, history = store.orders(), store.tracking(), store.order_history()
     kept = store.profiles()
     facts = from_profiles(config, *kept) if kept is not None else survey(config, orders, tracking)
     run_basis = basis(config, facts)

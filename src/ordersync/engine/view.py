@@ -564,18 +564,8 @@ def build_view(
         if not facts.numbers_normal:
             stored = stored.str.strip_chars()
         wanted = stored.is_in(numbers.implode())
-        if not numbers.len():
-            # No parcel in scope (a watch cycle with nothing new): no carrier data to read.
-            tracking = tracking.head(0)
-        elif s.NUMBER_KEY in tracking.collect_schema().names():
-            # The store vouches for every row's key: the reader tests an integer column, and
-            # the numbers themselves are compared on the few rows whose key matches.
-            keys = numbers.to_frame().select(s.number_key(pl.col(s.TRACKING_NO))).to_series()
-            tracking = tracking.filter(pl.col(s.NUMBER_KEY).is_in(keys.implode()))
-            tracking = tracking.collect().lazy().filter(wanted)
-        else:
-            tracking = tracking.filter(wanted)
-        courier = prepare_tracking(tracking)
+        # No parcel in scope (a watch cycle with nothing new): no reason to read the carrier data.
+        courier = prepare_tracking(tracking.filter(wanted) if numbers.len() else tracking.head(0))
     else:
         rows = read_rows(orders).collect(engine="streaming").lazy()
         hist = read_history(history, as_of)
