@@ -77,7 +77,11 @@ def _s(m: dict | None) -> str:
     if _timed_out(m):
         return f"> {_timed_out(m):.0f} s (stopped)"
     if m.get("error"):
-        return "failed: " + m["error"][:160].replace("|", "/")
+        error = m["error"].strip().rstrip(":")
+        if error == "exit -9":
+            # SIGKILL: on this machine, the kernel's out-of-memory killer.
+            error = "killed (exit -9: out of memory)"
+        return "failed: " + error[:160].replace("|", "/")
     sec = m["seconds"]
     return f"{sec:.3g} s" if sec < 100 else f"{sec:.0f} s"
 
