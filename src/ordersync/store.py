@@ -320,6 +320,17 @@ def _newest_commit(table: Path) -> tuple[str, int, int, int] | None:
     return newest.name, stat.st_size, stat.st_mtime_ns, stat.st_ino
 
 
+def _file_stats(records: int, pulls: tuple[str, str] | None) -> str:
+    """A data file's statistics for its commit entry: its rows and, when every row has one, its
+    first and last pull_id, which let readers skip the files of other pulls unopened."""
+    stats: dict[str, object] = {"numRecords": records}
+    if records and pulls is not None:
+        stats.update(
+            minValues={PULL_ID: pulls[0]}, maxValues={PULL_ID: pulls[1]}, nullCount={PULL_ID: 0}
+        )
+    return json.dumps(stats)
+
+
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -511,16 +522,10 @@ class Store:
             stat = target.stat()
         except OSError as exc:
             raise StoreError(f"cannot write the store table {path}: {exc}") from None
-        stats: dict[str, object] = {"numRecords": frame.height}
-        if PULL_ID in frame.columns and frame.height:
-            ids = frame.get_column(PULL_ID)
-            if ids.null_count() == 0:
-                # Lets readers skip the files of other pulls without opening them.
-                stats.update(
-                    minValues={PULL_ID: ids.min()},
-                    maxValues={PULL_ID: ids.max()},
-                    nullCount={PULL_ID: 0},
-                )
+        ids = frame.get_column(PULL_ID) if PULL_ID in frame.columns else None
+        whole = ids is not None and ids.null_count() == 0
+        pulls = (str(ids.min()), str(ids.max())) if whole else None
+        stats = _file_stats(frame.height, pulls)
         partition_values = {s.SOURCE: source} if source is not None else {}
         add = {
             "path": relative,
@@ -528,10 +533,10 @@ class Store:
             "size": stat.st_size,
             "modificationTime": stat.st_mtime_ns // 1_000_000,
             "dataChange": True,
-            "stats": json.dumps(stats),
+            "stats": stats,
         }
         action = AddAction(
-            relative, stat.st_size, partition_values, add["modificationTime"], True, add["stats"]
+            relative, stat.st_size, partition_values, add["modificationTime"], True, stats
         )
         try:
             if table is None:
@@ -1253,14 +1258,7 @@ class Store:
                 "size": size,
                 "partitionValues": {s.SOURCE: source},
                 "modificationTime": modified,
-                "stats": json.dumps(
-                    {
-                        "numRecords": records,
-                        "minValues": {PULL_ID: pull_id},
-                        "maxValues": {PULL_ID: pull_id},
-                        "nullCount": {PULL_ID: 0},
-                    }
-                ),
+                "stats": _file_stats(records, (pull_id, pull_id)),
             }
             for path, size, modified, records, pull_id in mine.select(
                 "path",
