@@ -12,6 +12,7 @@ import polars as pl
 from engine_world import AS_OF, ago, fired, judge, orders_frame, row, track
 from polars.testing import assert_frame_equal
 
+from ordersync.engine import buckets
 from ordersync.engine.buckets import bucket_count
 from ordersync.engine.view import PULLED_AT, read_history
 
@@ -70,6 +71,29 @@ def test_orphans_and_missing_orders_across_many_buckets():
     assert {o for r, o, _ in fired(whole) if r == "missing_order"} == {
         str(n) for n in range(1, 20, 2)
     }
+    assert_frame_equal(split, whole)
+    assert split_gaps == whole_gaps
+
+
+def test_more_buckets_than_one_sink_writes_are_split_in_two_steps(monkeypatch):
+    """Beyond MAX_OPEN_PARTITIONS buckets the rows go to groups of buckets first: every order
+    still lands in its own bucket, whole, and orders sharing a number still meet."""
+    monkeypatch.setattr(buckets, "MAX_OPEN_PARTITIONS", 3)
+    orders = [
+        *[
+            row("tb", str(n), status="paid", paid_at=ago(days=2), created_at=ago(days=2))
+            for n in range(20)
+        ],
+        *[row("oms", str(n), status="paid", created_at=ago(days=2)) for n in range(0, 20, 2)],
+        *[
+            row("tb", f"s{n}", status="shipped", tracking_no="T", receiver_phone=f"1380000000{n}")
+            for n in range(1, 3)
+        ],
+    ]
+    rules = ["missing_order", "orphan_order", "tracking_reused"]
+    (whole, whole_gaps), (split, split_gaps) = _both(orders, rules=rules)
+    assert {("tracking_reused", "s1", "T"), ("tracking_reused", "s2", "T")} <= fired(whole)
+    assert len({o for r, o, _ in fired(whole) if r == "missing_order"}) == 10
     assert_frame_equal(split, whole)
     assert split_gaps == whole_gaps
 
