@@ -256,26 +256,52 @@ def ours_ingest(params: dict) -> dict:
     return {"seconds": seconds, "rows": rows, "stats": [repr(x)[:300] for x in stats]}
 
 
+class PhaseClock:
+    """The seconds each phase of a run took (engine.ReconcileProgress); the time before the
+    first phase (reading the store's profiles, planning) is "start"."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._current = ("start", time.perf_counter())
+
+    def phase(self, name: str, pieces: int = 1) -> None:
+        self._lap()
+        self._current = (name, time.perf_counter())
+
+    def piece_judged(self) -> None:
+        pass
+
+    def _lap(self) -> None:
+        name, started = self._current
+        self.seconds[name] = round(time.perf_counter() - started, 1)
+
+    def done(self) -> dict[str, float]:
+        self._lap()
+        return self.seconds
+
+
 @case
 def ours_reconcile(params: dict) -> dict:
-    try:
-        from ordersync.engine import reconcile
-    except ImportError:
-        from ordersync.engine.run import reconcile
+    from ordersync.engine import reconcile
     from ordersync.store import Store
 
     config = _config(params["world"], params["store"])
     store = Store.for_config(config)
+    clock = PhaseClock()
     t0 = time.perf_counter()
     result = reconcile(
-        config, store, as_of=_as_of(params), incremental=params.get("incremental", False)
+        config,
+        store,
+        as_of=_as_of(params),
+        incremental=params.get("incremental", False),
+        progress=clock,
     )
     seconds = time.perf_counter() - t0
-    findings = getattr(result, "findings", None)
     return {
         "seconds": seconds,
-        "rows": findings.height if isinstance(findings, pl.DataFrame) else None,
-        "new": getattr(result, "new", None),
+        "rows": result.findings.height,
+        "new": result.new,
+        "phases": clock.done(),
     }
 
 

@@ -12,7 +12,8 @@ import sys
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from time import monotonic
+from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import typer
@@ -222,6 +223,81 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+class _ReconcileProgress:
+    """Reconcile progress: on a terminal, the phase running and its elapsed time (a large
+    store's pieces counted as they are judged); with -v, also a line per phase with how long
+    it took, which is what a cron log keeps."""
+
+    _SAYS: ClassVar[dict[str, str]] = {
+        "scope": "finding the orders to judge",
+        "split": "splitting the store into {pieces:,} buckets",
+        "judge": "judging {pieces:,} pieces",
+        "save": "saving the run",
+    }
+
+    def __init__(self) -> None:
+        self.lines = state.verbosity >= 1
+        self.bar = None
+        self.task = None
+        self.current: tuple[str, float] | None = None
+        if err.is_terminal and state.verbosity >= 0:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TextColumn("{task.fields[count]}"),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            )
+            self.bar.start()
+
+    def phase(self, name: str, pieces: int = 1) -> None:
+        self._finish()
+        says = "judging" if name == "judge" and pieces == 1 else self._SAYS[name]
+        says = says.format(pieces=pieces)
+        self.current = (says, monotonic())
+        if self.bar is not None:
+            counted = name == "judge" and pieces > 1
+            self.task = self.bar.add_task(
+                says, total=pieces, count=f"0/{pieces:,}" if counted else ""
+            )
+
+    def piece_judged(self) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.advance(self.task)
+            task = next(task for task in self.bar.tasks if task.id == self.task)
+            if task.fields["count"]:
+                self.bar.update(self.task, count=f"{task.completed:,.0f}/{task.total:,.0f}")
+
+    def _finish(self) -> None:
+        if self.current is None:
+            return
+        says, started = self.current
+        if self.bar is not None and self.task is not None:
+            self.bar.remove_task(self.task)
+            self.task = None
+        if self.lines:
+            err.print(f"reconcile: {says}: {monotonic() - started:.1f} s")
+        self.current = None
+
+    def close(self) -> None:
+        self._finish()
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _run_reconcile(config, **options):
+    from ordersync.engine import reconcile
+
+    progress = _ReconcileProgress()
+    try:
+        return reconcile(config, _store(config), progress=progress, **options)
+    finally:
+        progress.close()
 
 
 def _run_pull(config, sources: list[str] | None, full: bool, now: datetime | None = None):
@@ -452,11 +528,7 @@ def reconcile(
         "since": _parse_moment(since, config.timezone, option="--since"),
         "until": _parse_moment(until, config.timezone, option="--until", end_of_day=True),
     }
-    from ordersync.engine import reconcile as run_reconcile
-
-    result = run_reconcile(
-        config, _store(config), **moments, rules=rule or None, incremental=incremental
-    )
+    result = _run_reconcile(config, **moments, rules=rule or None, incremental=incremental)
     _print_reconcile(result)
     if output is not None:
         _write_frame(result.findings, output)
@@ -640,13 +712,10 @@ def audit(
 
     Example (crontab): 0 6 * * * ordersync --config /etc/ordersync.yaml audit --fail-on critical
     """
-    from ordersync.engine import reconcile as run_reconcile
-
     config = _config()
     _print_pull(_run_pull(config, None, False))
-    result = run_reconcile(
+    result = _run_reconcile(
         config,
-        _store(config),
         as_of=_parse_moment(as_of, config.timezone, option="--as-of"),
         incremental=incremental,
     )
@@ -676,7 +745,6 @@ def demo(
     Example: ordersync demo /tmp/world --orders 5000
     """
     from ordersync.config import load_config
-    from ordersync.engine import reconcile as run_reconcile
     from ordersync.samples import generate_world, snapshot_config
 
     _say(f"writing a sample world of {orders:,} orders to {directory} …")
@@ -692,7 +760,7 @@ def demo(
         snapshot = snapshot_config(config, source, path)
         _print_pull(_run_pull(snapshot, [source], False, now=pulled_at + timedelta(minutes=step)))
     _print_pull(_run_pull(config, None, False, now=world.as_of - timedelta(minutes=5)))
-    result = run_reconcile(config, _store(config), as_of=world.as_of)
+    result = _run_reconcile(config, as_of=world.as_of)
     _print_reconcile(result)
     workbook = directory / "report" / f"ordersync-report-{lang.value}.xlsx"
     _write_reports(

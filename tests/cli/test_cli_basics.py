@@ -100,3 +100,30 @@ def test_every_command_has_help_with_an_example() -> None:
         help_text = command.help or ""
         assert help_text.strip(), f"{name} has no help"
         assert "Example" in help_text, f"{name} help has no example"
+
+
+def test_reconcile_progress_on_a_terminal_counts_the_pieces(monkeypatch) -> None:
+    """On a terminal the phases show as they run, a large store's pieces counted."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    from ordersync import cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "err", Console(file=screen, force_terminal=True, width=100))
+    monkeypatch.setattr(cli.state, "verbosity", 0)
+    progress = cli._ReconcileProgress()
+    progress.phase("split", 102)
+    progress.phase("judge", 102)
+    for _ in range(3):
+        progress.piece_judged()
+    progress.bar.refresh()
+    shown = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", screen.getvalue())
+    progress.phase("save")
+    progress.close()
+    assert "splitting the store into 102 buckets" in shown
+    assert "judging 102 pieces 3/102" in shown
+    # Without -v the bar is all: it leaves no lines behind.
+    assert "reconcile: " not in screen.getvalue()

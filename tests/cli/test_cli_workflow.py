@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import socket
 from collections.abc import Iterator
@@ -100,6 +101,7 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
         )
         flow.invoke(
             "reconcile critical",
+            "-v",
             "reconcile",
             "--as-of",
             flow.as_of,
@@ -156,6 +158,15 @@ def test_reconcile_fail_on_critical_exits_1(flow: Flow, stored: pl.DataFrame) ->
     assert result.exception is None or isinstance(result.exception, SystemExit), _ok(result)
     assert result.exit_code == 1, _ok(result)
     assert stored.filter(pl.col(s.SEVERITY) == "critical").height > 0
+
+
+def test_reconcile_says_how_long_each_phase_took_only_when_asked(flow: Flow) -> None:
+    """A cron log (no terminal) gets one line per phase with -v, and none without it."""
+    lines = flow["reconcile critical"].stderr.splitlines()
+    phases = [line.rsplit(": ", 1) for line in lines if line.startswith("reconcile: ")]
+    assert [phase for phase, _ in phases] == ["reconcile: judging", "reconcile: saving the run"]
+    assert all(re.fullmatch(r"\d+\.\d s", took) for _, took in phases), lines
+    assert "reconcile: " not in flow["reconcile"].stderr
 
 
 def _cells(path: Path) -> list[dict[str, str]]:

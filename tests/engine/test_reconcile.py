@@ -305,3 +305,40 @@ def test_severity_override_and_order_ids_restriction():
         order_ids=pl.LazyFrame({s.ORDER_ID: ["2"]}),
     )
     assert hits.select(s.ORDER_ID, s.SEVERITY).rows() == [("2", "critical")]
+
+
+class PhaseRecorder:
+    def __init__(self) -> None:
+        self.events: list = []
+
+    def phase(self, name: str, pieces: int = 1) -> None:
+        self.events.append((name, pieces))
+
+    def piece_judged(self) -> None:
+        self.events.append("judged")
+
+
+def test_progress_hears_every_phase_of_a_run():
+    rows = [row("tb", str(n), status="paid", paid_at=ago(hours=60)) for n in range(6)]
+    store = _store(rows)
+    whole = PhaseRecorder()
+    first = reconcile(make_config(), store, as_of=AS_OF, now=AS_OF, progress=whole)
+    assert whole.events == [("judge", 1), "judged", ("save", 1)]
+
+    # 6 order rows in buckets of 2: 3 hash buckets, and the bucket of orders sharing numbers
+    split = PhaseRecorder()
+    again = reconcile(make_config(), _store(rows), as_of=AS_OF, rows_per_bucket=2, progress=split)
+    assert split.events == [("split", 4), ("judge", 4), *["judged"] * 4, ("save", 1)]
+    assert _open(again) == _open(first)
+
+    store.pull([row("tb", "0", status="refunded", paid_at=ago(hours=60))], ago(hours=1))
+    incremental = PhaseRecorder()
+    reconcile(
+        make_config(),
+        store,
+        as_of=AS_OF,
+        incremental=True,
+        now=AS_OF + timedelta(minutes=5),
+        progress=incremental,
+    )
+    assert incremental.events == [("scope", 1), ("judge", 1), "judged", ("save", 1)]

@@ -37,7 +37,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -67,6 +67,28 @@ from ordersync.findings import (
 )
 from ordersync.profiles import dated
 from ordersync.schema import normalise_order_id
+
+
+class ReconcileProgress(Protocol):
+    """Receives the phases of a run as they begin (the CLI draws them; library code stays
+    silent). A large store's run takes minutes, most of them in "split" and "judge"."""
+
+    def phase(self, name: str, pieces: int = 1) -> None:
+        """A phase begins: "scope" (finding the orders an incremental or --since run judges),
+        "split" (writing the store's rows into `pieces` order-id buckets), "judge" (the rules,
+        over `pieces` pieces) or "save" (the findings' lifecycle and the saved run)."""
+
+    def piece_judged(self) -> None:
+        """One piece of the "judge" phase is done."""
+
+
+class _Silent:
+    def phase(self, name: str, pieces: int = 1) -> None:
+        pass
+
+    def piece_judged(self) -> None:
+        pass
+
 
 ORDERS_CHECKED_SCHEMA: dict[str, pl.DataType] = {
     s.SOURCE: pl.String(),
@@ -217,6 +239,7 @@ def _evaluate(
     order_ids: pl.LazyFrame | None,
     rows_per_bucket: int | None = None,
     facts: Survey | None = None,
+    progress: ReconcileProgress | None = None,
 ) -> tuple[
     pl.DataFrame, tuple[NotChecked, ...], pl.DataFrame, tuple[str, ...], pl.DataFrame | None
 ]:
@@ -224,7 +247,10 @@ def _evaluate(
     since = _utc(since, config) if since else None
     until = _utc(until, config) if until else None
     selected = _selected_rules(config, rules)
+    progress = progress or _Silent()
     scope_plan = _scope_ids(orders, since, until, order_ids)
+    if scope_plan is not None:
+        progress.phase("scope")
     # Streaming: the scope is found by scanning the whole store (incremental runs: timestamps,
     # history, courier data); held in memory, that took 15 GB at 10M orders.
     scope = scope_plan.collect(engine="streaming") if scope_plan is not None else None
@@ -234,16 +260,20 @@ def _evaluate(
         facts = survey(config, orders, tracking)
     count = bucket_count(_rows_to_judge(config, scope, facts), rows_per_bucket or ROWS_PER_BUCKET)
     if count == 1:
+        progress.phase("judge")
         view = build_view(
             config, orders, tracking, history, as_of=as_of, scope_ids=scope_ids, facts=facts
         )
         judged = [_judge(config, view, selected)]
+        progress.piece_judged()
     else:
         if scope is not None:
             # The split joins the rows to the scope; the ranges let the reader skip the row
             # groups of other periods first.
             near = near_order_ids(orders, scope.get_column(s.ORDER_ID), ids_normal=facts.ids_normal)
             orders, history = orders.filter(near), history.filter(near)
+        # The shared-number bucket comes on top of the hash buckets.
+        progress.phase("split", count + 1)
         with split(
             orders,
             tracking,
@@ -252,22 +282,20 @@ def _evaluate(
             count=count,
             scope_ids=scope_ids,
         ) as pieces:
-            judged = [
-                _judge(
+            progress.phase("judge", count + 1)
+            judged = []
+            for piece in pieces:
+                view = build_view(
                     config,
-                    build_view(
-                        config,
-                        piece.orders,
-                        piece.tracking,
-                        piece.history,
-                        as_of=as_of,
-                        scope_ids=None,
-                        facts=facts,
-                    ),
-                    selected,
+                    piece.orders,
+                    piece.tracking,
+                    piece.history,
+                    as_of=as_of,
+                    scope_ids=None,
+                    facts=facts,
                 )
-                for piece in pieces
-            ]
+                judged.append(_judge(config, view, selected))
+                progress.piece_judged()
     hit_frames = [frame for frames, _, _ in judged for frame in frames]
     checked = (
         pl.concat([c for _, _, c in judged])
@@ -530,12 +558,13 @@ def reconcile(
     incremental: bool = False,
     now: datetime | None = None,
     rows_per_bucket: int | None = None,
+    progress: ReconcileProgress | None = None,
 ) -> ReconcileResult:
     """Evaluate the store's current data, apply the findings lifecycle, save and return the run.
 
     `now` (default: the wall clock) is only the run's start time; every judgement, and
     first_seen / last_seen / resolved_at, use `as_of` (default: now), so re-running on the same
-    data at the same as_of yields identical findings.
+    data at the same as_of yields identical findings. `progress` hears of each phase.
     """
     started = _utc(now, config) if now else datetime.now(UTC)
     as_of = _utc(as_of, config) if as_of else started
@@ -572,7 +601,10 @@ def reconcile(
         order_ids=order_ids,
         rows_per_bucket=rows_per_bucket,
         facts=facts,
+        progress=progress,
     )
+    if progress is not None:
+        progress.phase("save")
     previous = store.findings().collect()
     findings, counts = apply_lifecycle(
         previous, hits, as_of=as_of, rules_run=selected, scope_ids=scope
