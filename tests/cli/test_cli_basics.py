@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+from ordersync import cli
 from ordersync.cli import app
 
 runner = CliRunner()
@@ -104,13 +108,6 @@ def test_every_command_has_help_with_an_example() -> None:
 
 def test_reconcile_progress_on_a_terminal_counts_the_pieces(monkeypatch) -> None:
     """On a terminal the phases show as they run, a large store's pieces counted."""
-    import io
-    import re
-
-    from rich.console import Console
-
-    from ordersync import cli
-
     screen = io.StringIO()
     monkeypatch.setattr(cli, "err", Console(file=screen, force_terminal=True, width=100))
     monkeypatch.setattr(cli.state, "verbosity", 0)

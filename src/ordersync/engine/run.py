@@ -568,6 +568,7 @@ def reconcile(
     """
     started = _utc(now, config) if now else datetime.now(UTC)
     as_of = _utc(as_of, config) if as_of else started
+    progress = progress or _Silent()
     orders, tracking, history = store.orders(), store.tracking(), store.order_history()
     kept = store.profiles()
     facts = from_profiles(config, *kept) if kept is not None else survey(config, orders, tracking)
@@ -603,8 +604,7 @@ def reconcile(
         facts=facts,
         progress=progress,
     )
-    if progress is not None:
-        progress.phase("save")
+    progress.phase("save")
     previous = store.findings().collect()
     findings, counts = apply_lifecycle(
         previous, hits, as_of=as_of, rules_run=selected, scope_ids=scope
