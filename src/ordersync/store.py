@@ -1286,7 +1286,8 @@ class Store:
             return
         try:
             table = DeltaTable(str(path))
-            table.optimize.compact()
+            # Its own defaults are zstd and ~1M-row groups: the readers' memory is sized by ours.
+            table.optimize.compact(writer_properties=_WRITER)
             table = DeltaTable(str(path))
             table.vacuum(
                 retention_hours=_VACUUM_RETENTION_HOURS,

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
@@ -349,6 +350,35 @@ def test_compaction_keeps_every_answer(store, make_read):
     assert apply(store, make_read([order("9")])).unchanged == 1
     store.compact()
     assert_frame_equal(current(store), now)
+
+
+def test_compaction_writes_the_store_format_it_reads(store, make_read):
+    """Merging small files keeps the store's codec and row groups: the merge's own defaults
+    (zstd, ~1M-row groups) made a 10M-order store's readers hold whole groups of carrier rows."""
+    _pull_days(store, make_read, 5)
+    apply(store, make_read(tracking=[{"source": "taobao", "tracking_no": "T1"}]))
+    apply(store, make_read(tracking=[{"source": "taobao", "tracking_no": "T2"}]))
+    store.compact()
+    files = [p for p in store.path.rglob("*.parquet") if "_delta_log" not in p.parts]
+    live = {
+        (table / path).resolve()
+        for table in {p.parent.parent for p in files} | {p.parent for p in files}
+        if (table / "_delta_log").is_dir()
+        for path in DeltaTable(str(table)).get_add_actions(flatten=True).column("path").to_pylist()
+    }
+    assert len(live) >= 5  # orders and tracking, each a log and a snapshot; the pulls
+    for path in live:
+        metadata = pq.ParquetFile(path).metadata
+        codecs = {
+            metadata.row_group(g).column(c).compression
+            for g in range(metadata.num_row_groups)
+            for c in range(metadata.num_columns)
+        }
+        assert codecs == {"SNAPPY"}, path
+        assert all(
+            metadata.row_group(g).num_rows <= store_module.ROW_GROUP_ROWS
+            for g in range(metadata.num_row_groups)
+        )
 
 
 def _data_files(table) -> dict[str, int]:
