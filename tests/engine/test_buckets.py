@@ -75,8 +75,8 @@ def test_orphans_and_missing_orders_across_many_buckets():
     assert split_gaps == whole_gaps
 
 
-def test_more_buckets_than_one_sink_writes_are_split_in_two_steps(monkeypatch):
-    """Beyond MAX_OPEN_PARTITIONS buckets the rows go to groups of buckets first: every order
+def test_more_buckets_than_one_sink_writes_are_split_in_several_passes(monkeypatch):
+    """Beyond MAX_OPEN_PARTITIONS buckets each pass writes one group of them: every order
     still lands in its own bucket, whole, and orders sharing a number still meet."""
     monkeypatch.setattr(buckets, "MAX_OPEN_PARTITIONS", 3)
     orders = [
@@ -86,14 +86,48 @@ def test_more_buckets_than_one_sink_writes_are_split_in_two_steps(monkeypatch):
         ],
         *[row("oms", str(n), status="paid", created_at=ago(days=2)) for n in range(0, 20, 2)],
         *[
-            row("tb", f"s{n}", status="shipped", tracking_no="T", receiver_phone=f"1380000000{n}")
+            row(
+                "tb",
+                f"s{n}",
+                status="shipped",
+                shipped_at=ago(hours=30),
+                tracking_no="T",
+                carrier="zto",
+                receiver_phone=f"1380000000{n}",
+            )
             for n in range(1, 3)
         ],
+        *[
+            row("tb", n, status="shipped", shipped_at=ago(hours=30), tracking_no=n, carrier="zto")
+            for n in ("G1", "H1")
+        ],
     ]
-    rules = ["missing_order", "orphan_order", "tracking_reused"]
-    (whole, whole_gaps), (split, split_gaps) = _both(orders, rules=rules)
+    # The shared number's courier record sits in the shared-number bucket, written by the
+    # last pass; H1 was never scanned.
+    scanned = {"tracking_status": "in_transit", "first_scan_at": ago(hours=28)}
+    tracking = [track("T", **scanned), track("G1", **scanned), track("H1")]
+    # Order 3's address changed three times within a day; order 5's did not change at all.
+    history = [
+        *[{**r, PULLED_AT: AS_OF - timedelta(days=30)} for r in orders],
+        *[
+            {
+                **row("tb", n, status="paid", paid_at=ago(days=2), created_at=ago(days=2)),
+                "address": f"v{i}",
+                PULLED_AT: ago(hours=h),
+            }
+            for n in ("3", "5")
+            for i, h in enumerate([30, 20, 10, 5])
+            if n == "3" or i == 0
+        ],
+    ]
+    rules = ["missing_order", "orphan_order", "tracking_reused", "frequent_changes"]
+    rules.append("ghost_shipment")
+    whole, whole_gaps = judge(orders, tracking, history, rules=rules)
+    split, split_gaps = judge(orders, tracking, history, rules=rules, rows_per_bucket=1)
     assert {("tracking_reused", "s1", "T"), ("tracking_reused", "s2", "T")} <= fired(whole)
+    assert fired(whole, "ghost_shipment") == {("ghost_shipment", "H1", "H1")}
     assert len({o for r, o, _ in fired(whole) if r == "missing_order"}) == 10
+    assert fired(whole, "frequent_changes") == {("frequent_changes", "3", "tb")}
     assert_frame_equal(split, whole)
     assert split_gaps == whole_gaps
 

@@ -7,8 +7,8 @@ split by a hash of the order id, except that every order sharing a tracking numb
 another goes to one extra bucket of its own: all the orders a shared number links sit in that
 bucket together, and it is small (merged shipments and reused numbers are rare).
 
-One streaming pass writes each bucket's order rows, history and tracking to its own parquet
-files in a scratch directory; the buckets are then judged one at a time, each as a complete
+One streaming pass (several, past MAX_OPEN_PARTITIONS buckets) writes each bucket's order
+rows, history and tracking to its own parquet files in a scratch directory; the buckets are then judged one at a time, each as a complete
 little world, with the facts about the whole store (which sources exist, their coverage,
 which carriers are covered) taken once from every row (view.survey). The hash only has to be
 stable within the run: the files are deleted when it ends.
@@ -17,7 +17,6 @@ stable within the run: the files are deleted when it ends.
 from __future__ import annotations
 
 import math
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +28,13 @@ from tempfile import TemporaryDirectory
 import polars as pl
 
 from ordersync import schema as s
-from ordersync.engine.view import prepare_tracking, read_history, read_rows, tracking_numbers
+from ordersync.engine.view import (
+    cut_history,
+    narrow_history,
+    prepare_tracking,
+    read_rows,
+    tracking_numbers,
+)
 from ordersync.errors import StoreError
 
 # Order rows (all sources together) judged in one piece. Measured: 1M orders (3M rows) judged
@@ -67,10 +72,10 @@ class Buckets:
             )
 
     def _scan(self, table: str, number: int) -> pl.LazyFrame:
-        folder = self.root / table / f"{_BUCKET}={number}"
-        if not folder.is_dir():
+        folders = sorted((self.root / table).glob(f"pass-*/{_BUCKET}={number}"))
+        if not folders:
             return pl.LazyFrame(schema=self.schemas[table])
-        return pl.scan_parquet(folder / "*.parquet", hive_partitioning=False)
+        return pl.scan_parquet([f / "*.parquet" for f in folders], hive_partitioning=False)
 
 
 def _tracking_numbers(rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -94,32 +99,29 @@ SCRATCH_ROWS_HELD = 2_000_000
 SCRATCH_FILE_ROWS = 100_000
 # Beyond some number of buckets one sink's memory grows whatever its row groups: the orders of
 # a 10M-order store sunk into 201 buckets (as many as 100M orders need) peaked at 10.7 GB with
-# 16k-, 10k- or 4k-row groups alike, and the 100M run was killed at 24 GB. So no sink writes
-# more buckets than this: more are written as groups of buckets first, then each group's
-# files are split into its buckets, which writes every row twice and doubles the split's time
-# (10M store, 101 buckets: 119 s in one step, 236 s in two). Measured on that store, the
-# whole split in one step: 101 buckets peaked at 3.5 GB, 112 at 3.7 GB, 128 at 6.8 GB.
+# 16k-, 10k- or 4k-row groups alike, and the 100M run was killed at 24 GB. Measured on that
+# store, the whole split in one sink: 101 buckets peaked at 3.5 GB, 112 at 3.7 GB, 128 at 6.8
+# GB. So no sink writes more buckets than this: more are written by several passes over the
+# inputs, each keeping the orders of some hash buckets (and writing those that share a number
+# to the shared-number bucket). A pass reads and hashes every row but fingerprints and writes
+# only its own. Writing every row to groups of buckets first and then splitting each group, as
+# before, wrote every row twice: 101 buckets on that store took 236 s so, against 119 s in one.
 MAX_OPEN_PARTITIONS = 112
-_GROUP = "_group"
 
 
-def _sink(frame: pl.LazyFrame, folder: Path, buckets: int) -> None:
-    if buckets <= MAX_OPEN_PARTITIONS:
-        _sink_partitions(frame, folder, _BUCKET, buckets)
-        return
-    groups = folder.parent / f".{folder.name}-groups"
-    _sink_partitions(
-        frame.with_columns((pl.col(_BUCKET) // MAX_OPEN_PARTITIONS).alias(_GROUP)),
-        groups,
-        _GROUP,
-        -(-buckets // MAX_OPEN_PARTITIONS),
-    )
-    for group in sorted(groups.iterdir()) if groups.is_dir() else ():
-        # Each group's buckets are its own: the second sinks never write the same folder.
-        rows = pl.scan_parquet(group / "*.parquet", hive_partitioning=False)
-        _sink_partitions(rows, folder, _BUCKET, MAX_OPEN_PARTITIONS)
-        shutil.rmtree(group)
-    shutil.rmtree(groups, ignore_errors=True)
+def _pass_ranges(count: int) -> list[tuple[int, int]]:
+    """The hash buckets (first, last) of each pass, balanced: 201 buckets are two passes of
+    101 and 100. A pass may meet the shared-number bucket too, hence one partition fewer."""
+    passes = -(-count // (MAX_OPEN_PARTITIONS - 1))
+    per_pass = -(-count // passes)
+    return [(first, min(first + per_pass, count) - 1) for first in range(0, count, per_pass)]
+
+
+def _sink(passes: list[tuple[pl.LazyFrame, int]], folder: Path) -> None:
+    """Write each pass's rows (with a bucket column, `partitions` buckets at most) to a
+    folder per bucket. Each pass has its own folders: two sinks never write the same one."""
+    for index, (rows, partitions) in enumerate(passes):
+        _sink_partitions(rows, folder / f"pass-{index}", _BUCKET, partitions)
 
 
 def _sink_partitions(frame: pl.LazyFrame, folder: Path, key: str, partitions: int) -> None:
@@ -148,7 +150,7 @@ def split(
     (prepare_orders), so the rows of one order always meet in one bucket; history is cut at
     `as_of` and carries only the columns the rules read."""
     rows = read_rows(orders)
-    hist = read_history(history, as_of)
+    hist = cut_history(history, as_of)
     if scope_ids is not None:
         rows = rows.join(scope_ids, on=s.ORDER_ID, how="semi")
         hist = hist.join(scope_ids, on=s.ORDER_ID, how="semi")
@@ -180,11 +182,29 @@ def split(
     )
     courier = prepare_tracking(tracking)
     courier_names = courier.collect_schema().names()
-    courier = (
-        courier.with_columns(pl.col(s.TRACKING_NO).hash().alias(_NUMBER_HASH))
-        .join(number_buckets, on=_NUMBER_HASH, how="inner")
-        .select(*courier_names, _BUCKET)
-    )
+    numbered = courier.with_columns(pl.col(s.TRACKING_NO).hash().alias(_NUMBER_HASH))
+
+    # Most stores split in one pass; past MAX_OPEN_PARTITIONS buckets, each pass keeps the
+    # orders whose hash falls in its range, before anything costly is computed for them.
+    ranges = _pass_ranges(count)
+
+    def mine(frame: pl.LazyFrame, first: int, last: int) -> pl.LazyFrame:
+        if len(ranges) == 1:
+            return frame
+        return frame.filter((pl.col(s.ORDER_ID).hash() % count).is_between(first, last))
+
+    def couriers(first: int, last: int) -> pl.LazyFrame:
+        """A pass's courier records; the shared-number bucket's go with the last pass."""
+        numbers = number_buckets
+        if len(ranges) > 1:
+            kept = pl.col(_BUCKET).is_between(first, last)
+            if last == count - 1:
+                kept |= pl.col(_BUCKET) == count
+            numbers = numbers.filter(kept)
+        return numbered.join(numbers, on=_NUMBER_HASH, how="inner").select(*courier_names, _BUCKET)
+
+    def size(first: int, last: int) -> int:
+        return last - first + 2  # and the shared-number bucket
 
     def unwritable(exc: OSError) -> StoreError:
         return StoreError(
@@ -199,9 +219,12 @@ def split(
     with scratch as name:
         root = Path(name)
         try:
-            _sink(bucketed(rows), root / "orders", count + 1)
-            _sink(bucketed(hist), root / "history", count + 1)
-            _sink(courier, root / "tracking", count + 1)
+            _sink([(bucketed(mine(rows, *r)), size(*r)) for r in ranges], root / "orders")
+            _sink(
+                [(bucketed(narrow_history(mine(hist, *r))), size(*r)) for r in ranges],
+                root / "history",
+            )
+            _sink([(couriers(*r), size(*r)) for r in ranges], root / "tracking")
         except OSError as exc:
             raise unwritable(exc) from None
         yield Buckets(
@@ -209,7 +232,7 @@ def split(
             count,
             {
                 "orders": dict(rows.collect_schema()),
-                "history": dict(hist.collect_schema()),
-                "tracking": dict(courier.drop(_BUCKET).collect_schema()),
+                "history": dict(narrow_history(hist).collect_schema()),
+                "tracking": dict(courier.collect_schema()),
             },
         )

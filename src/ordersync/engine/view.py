@@ -285,19 +285,31 @@ def read_rows(orders: pl.LazyFrame) -> pl.LazyFrame:
 def read_history(history: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
     """The versions pulled no later than as_of, in the columns the rules read, the watched
     fields as their fingerprint (a per-run hash: a reordered but equal items list is equal)."""
-    names = history.collect_schema().names()
-    if CHANGE_FINGERPRINT in names:
+    if CHANGE_FINGERPRINT in history.collect_schema().names():
         # Read once already (a bucket's files): cut, normalised, and the fields are gone.
-        return history.select([c for c in HISTORY_COLUMNS if c in names])
+        return narrow_history(history)
+    return narrow_history(cut_history(history, as_of))
+
+
+def cut_history(history: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
+    """The versions pulled no later than as_of, ids normalised, every column still there."""
     hist = prepare_orders(history)
     if PULLED_AT in hist.collect_schema().names():
         hist = hist.filter(pl.col(PULLED_AT) <= as_of)
-    fingerprint = pl.struct(
-        *[pl.col(c) for c in WATCHED if c != s.ITEMS], items_fingerprint(pl.col(s.ITEMS))
-    ).hash()
-    hist = hist.with_columns(fingerprint.alias(CHANGE_FINGERPRINT))
+    return hist
+
+
+def narrow_history(hist: pl.LazyFrame, *keep: str) -> pl.LazyFrame:
+    """A cut history in the columns the rules read (and `keep`), the watched fields replaced
+    by their fingerprint: decoding them is most of a history read, so it comes last."""
     names = hist.collect_schema().names()
-    return hist.select([c for c in HISTORY_COLUMNS if c in names])
+    if CHANGE_FINGERPRINT not in names:
+        fingerprint = pl.struct(
+            *[pl.col(c) for c in WATCHED if c != s.ITEMS], items_fingerprint(pl.col(s.ITEMS))
+        ).hash()
+        hist = hist.with_columns(fingerprint.alias(CHANGE_FINGERPRINT))
+        names = hist.collect_schema().names()
+    return hist.select([c for c in (*HISTORY_COLUMNS, *keep) if c in names])
 
 
 def prepare_tracking(tracking: pl.LazyFrame) -> pl.LazyFrame:
