@@ -30,6 +30,18 @@ def test_bucket_count():
     assert bucket_count(30_000_000, 1_500_000) == 20
 
 
+def test_bucket_sizes_follow_the_store():
+    """Small stores are judged whole; a split store in the smallest pieces one split pass
+    allows; the largest in pieces of the largest size, over several passes."""
+    assert bucket_count(300_000) == 1  # 100k orders in three sources
+    assert bucket_count(buckets.ROWS_PER_BUCKET) == 1
+    assert bucket_count(3_000_000) == 3  # 1M orders: pieces of 1M rows
+    assert bucket_count(30_000_000) == 30  # 10M orders
+    # 50M orders: as many buckets as one pass writes (with the shared-number bucket).
+    assert bucket_count(150_000_000) + 1 == buckets.MAX_OPEN_PARTITIONS
+    assert bucket_count(300_000_000) == 200  # 100M orders: 1.5M rows a piece, two passes
+
+
 def test_orders_sharing_a_number_are_still_compared():
     """tracking_reused is the one rule that compares orders: both sides must meet."""
     orders = [

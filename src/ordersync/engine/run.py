@@ -44,7 +44,7 @@ import polars as pl
 
 from ordersync import schema as s
 from ordersync.config import Config
-from ordersync.engine.buckets import ROWS_PER_BUCKET, bucket_count, split
+from ordersync.engine.buckets import bucket_count, split
 from ordersync.engine.evidence import Gap
 from ordersync.engine.rules import RULE_FUNCTIONS
 from ordersync.engine.view import (
@@ -258,7 +258,7 @@ def _evaluate(
     # Store-wide, whatever the scope or the split: every piece is judged by the same facts.
     if facts is None:
         facts = survey(config, orders, tracking)
-    count = bucket_count(_rows_to_judge(config, scope, facts), rows_per_bucket or ROWS_PER_BUCKET)
+    count = bucket_count(_rows_to_judge(config, scope, facts), rows_per_bucket)
     if count == 1:
         progress.phase("judge")
         view = build_view(
@@ -334,8 +334,8 @@ def evaluate(
 
     Returns (hits as FINDINGS_SCHEMA rows in state open, what was not checked, orders checked
     per source and channel). `orders` and `history` have ORDERS_SCHEMA columns (history also
-    `pulled_at`), `tracking` TRACKING_SCHEMA columns. More than `rows_per_bucket` order rows
-    (default engine.buckets.ROWS_PER_BUCKET) are judged in order-id buckets, one at a time.
+    `pulled_at`), `tracking` TRACKING_SCHEMA columns. Many order rows are judged in order-id
+    buckets of `rows_per_bucket` rows, one at a time (default: engine.buckets.bucket_count).
 
     >>> hits, not_checked, checked = evaluate(config, orders, tracking, history, as_of=now)
     """
