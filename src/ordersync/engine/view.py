@@ -299,9 +299,9 @@ def cut_history(history: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
     return hist
 
 
-def narrow_history(hist: pl.LazyFrame, *keep: str) -> pl.LazyFrame:
-    """A cut history in the columns the rules read (and `keep`), the watched fields replaced
-    by their fingerprint: decoding them is most of a history read, so it comes last."""
+def narrow_history(hist: pl.LazyFrame) -> pl.LazyFrame:
+    """A cut history in the columns the rules read, the watched fields replaced by their
+    fingerprint: decoding them is most of a history read, so it comes last."""
     names = hist.collect_schema().names()
     if CHANGE_FINGERPRINT not in names:
         fingerprint = pl.struct(
@@ -309,7 +309,7 @@ def narrow_history(hist: pl.LazyFrame, *keep: str) -> pl.LazyFrame:
         ).hash()
         hist = hist.with_columns(fingerprint.alias(CHANGE_FINGERPRINT))
         names = hist.collect_schema().names()
-    return hist.select([c for c in (*HISTORY_COLUMNS, *keep) if c in names])
+    return hist.select([c for c in HISTORY_COLUMNS if c in names])
 
 
 def prepare_tracking(tracking: pl.LazyFrame) -> pl.LazyFrame:
