@@ -6,6 +6,7 @@ line on stderr and its exit code in `main`; `--debug` shows the traceback instea
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ordersync import schema
-from ordersync.errors import OrdersyncError, UsageError
+from ordersync.errors import OrdersyncError, UsageError, write_failure
 
 app = typer.Typer(
     add_completion=False,
@@ -150,10 +151,15 @@ def _fail_on(result_findings, fail_on: Severity | None) -> int:
 
 def _write_frame(frame, output: Path) -> None:
     """Write findings to csv/json/parquet by suffix; csv cells are neutralised against formulas."""
+    import polars as pl
+
     from ordersync.reports.safety import neutralise_frame
 
     suffix = output.suffix.lower()
-    output.parent.mkdir(parents=True, exist_ok=True)
+    if suffix not in (".csv", ".json", ".parquet"):
+        raise UsageError(
+            f"--output {output}: unknown suffix {suffix!r}; use .csv, .json or .parquet"
+        )
     temporary = output.with_name(f".{output.name}.tmp")
     flat = frame.with_columns(
         [
@@ -161,17 +167,22 @@ def _write_frame(frame, output: Path) -> None:
             for name, dtype in frame.schema.items()
         ]
     )
-    if suffix == ".csv":
-        neutralise_frame(flat).write_csv(temporary, include_bom=True)
-    elif suffix == ".json":
-        flat.write_json(temporary)
-    elif suffix == ".parquet":
-        frame.write_parquet(temporary)
-    else:
-        raise UsageError(
-            f"--output {output}: unknown suffix {suffix!r}; use .csv, .json or .parquet"
-        )
-    temporary.replace(output)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".csv":
+            neutralise_frame(flat).write_csv(temporary, include_bom=True)
+        elif suffix == ".json":
+            flat.write_json(temporary)
+        else:
+            frame.write_parquet(temporary)
+        temporary.replace(output)
+    except (OSError, pl.exceptions.ComputeError) as exc:
+        reason = write_failure(exc, output.parent)
+        if reason is None:
+            raise
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise UsageError(f"--output {output}: cannot write it: {reason}") from None
 
 
 class _Progress:

@@ -14,6 +14,12 @@ Library code raises these; only the CLI turns them into a message and an exit co
 
 from __future__ import annotations
 
+import errno
+import shutil
+from pathlib import Path
+
+import polars as pl
+
 
 class OrdersyncError(Exception):
     """Base of every error ordersync reports to a user."""
@@ -87,3 +93,47 @@ class SourceUnavailable(OrdersyncError):
     """A source could not be reached; trying again later may work."""
 
     exit_code = 3
+
+
+# A disk this close to full is taken to be why a write on it failed.
+LOW_SPACE_BYTES = 64 * 1024**2
+
+
+def size_text(size: float) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+
+
+def write_failure(exc: BaseException, where: Path) -> str | None:
+    """Why writing under `where` failed, in words for the user, when the file system is the
+    cause (a full disk, a missing or read-only folder); None when it is not (a bug).
+
+    Polars reports a failed parquet write as a ComputeError, not an OSError: a full disk reads
+    "parquet: File out of specification: underlying IO error: No space left on device (os
+    error 28)", or, when it is the file's footer that cannot be written, "Invalid thrift:
+    transport error" (a 50M-order reconcile whose scratch files filled the disk). So a
+    nearly full disk is blamed whatever the message says."""
+    if not isinstance(exc, (OSError, pl.exceptions.ComputeError)):
+        return None
+    text = str(exc)
+    full = (
+        (isinstance(exc, OSError) and exc.errno == errno.ENOSPC)
+        or "No space left on device" in text
+        or f"os error {errno.ENOSPC})" in text
+    )
+    free = _free_bytes(where)
+    if full or (free is not None and free < LOW_SPACE_BYTES):
+        left = f" ({size_text(free)} free)" if free is not None else ""
+        return f"no space left on the disk{left}"
+    if isinstance(exc, OSError) or "IO error" in text or "os error" in text:
+        return text
+    return None
+
+
+def _free_bytes(where: Path) -> int | None:
+    """Free space on the disk holding `where` (or its nearest existing parent)."""
+    for folder in (where, *where.parents):
+        try:
+            return shutil.disk_usage(folder).free
+        except OSError:
+            continue
+    return None

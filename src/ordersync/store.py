@@ -54,7 +54,7 @@ from deltalake.transaction import AddAction, create_table_with_add_actions
 
 from ordersync import profiles
 from ordersync import schema as s
-from ordersync.errors import InputError, StoreError, UsageError
+from ordersync.errors import InputError, StoreError, UsageError, write_failure
 
 if TYPE_CHECKING:
     from ordersync.config import Config
@@ -520,8 +520,14 @@ class Store:
                 target, compression="snappy", statistics=True, row_group_size=ROW_GROUP_ROWS
             )
             stat = target.stat()
-        except OSError as exc:
-            raise StoreError(f"cannot write the store table {path}: {exc}") from None
+        except (OSError, pl.exceptions.ComputeError) as exc:
+            reason = write_failure(exc, path)
+            if reason is None:
+                raise
+            # Not committed, so no reader can see it; left, it would only take room.
+            with contextlib.suppress(OSError):
+                target.unlink(missing_ok=True)
+            raise StoreError(f"cannot write the store table {path}: {reason}") from None
         ids = frame.get_column(PULL_ID) if PULL_ID in frame.columns else None
         whole = ids is not None and ids.null_count() == 0
         pulls = (str(ids.min()), str(ids.max())) if whole else None

@@ -222,6 +222,17 @@ def test_findings_parquet_output_matches_the_store(flow: Flow, stored: pl.DataFr
     assert set(frame[s.FINDING_ID]) == set(stored[s.FINDING_ID])
 
 
+def test_an_output_that_cannot_be_written_is_a_usage_error(flow: Flow) -> None:
+    blocker = flow.world.root / "out" / "a-file"
+    blocker.parent.mkdir(exist_ok=True)
+    blocker.write_text("")
+    target = blocker / "findings.csv"  # a folder that is a file
+    result = flow.invoke("findings unwritable", "findings", "-o", str(target))
+    assert result.exit_code == 2, _ok(result)
+    assert f"--output {target}: cannot write it" in result.stderr
+    assert "internal error" not in result.stderr
+
+
 def test_findings_parquet_without_output_is_a_usage_error(flow: Flow) -> None:
     result = flow.invoke("findings parquet stdout", "findings", "--format", "parquet")
     assert result.exit_code == 2, _ok(result)

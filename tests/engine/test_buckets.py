@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import polars as pl
+import pytest
 from engine_world import AS_OF, ago, fired, judge, orders_frame, row, track
 from polars.testing import assert_frame_equal
 
@@ -235,3 +236,83 @@ def test_an_unwritable_scratch_directory_is_a_clear_error(tmp_path, monkeypatch)
         assert exc.exit_code == 2
     else:
         raise AssertionError("expected a StoreError")
+
+
+def _scratch_in(tmp_path, monkeypatch):
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    return scratch
+
+
+def _disk_with(monkeypatch, free: int):
+    import shutil
+
+    total = 10**12
+    monkeypatch.setattr(
+        shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(total, total - free, free)
+    )
+
+
+def _some_orders(n=40):
+    return [row("tb", str(k), status="paid", paid_at=ago(days=1)) for k in range(n)]
+
+
+def test_a_scratch_disk_without_room_stops_the_run_before_the_split(tmp_path, monkeypatch):
+    from ordersync.errors import StoreError
+
+    scratch = _scratch_in(tmp_path, monkeypatch)
+    _disk_with(monkeypatch, free=100)  # bytes: less than any split of 40 orders takes
+    sunk = []
+    monkeypatch.setattr(buckets, "_sink_partitions", lambda *a, **k: sunk.append(a))
+    with pytest.raises(StoreError) as caught:
+        judge(_some_orders(), rows_per_bucket=1)
+    message = str(caught.value)
+    assert str(scratch) in message and "TMPDIR" in message
+    assert "0 MB free" in message
+    assert "a split of 40 order rows takes" in message
+    assert not sunk, "nothing is written"
+    assert list(scratch.iterdir()) == [], "the scratch directory is removed"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        "parquet: File out of specification: underlying IO error: No space left on device (os error 28)",
+        # The same full disk, when it is the file's footer that cannot be written (a 50M run).
+        "parquet: File out of specification: Invalid thrift: transport error",
+    ],
+)
+def test_a_scratch_disk_that_fills_during_the_split_is_a_clear_error(
+    tmp_path, monkeypatch, failure
+):
+    from ordersync.errors import StoreError
+
+    scratch = _scratch_in(tmp_path, monkeypatch)
+    real_sink = buckets._sink_partitions
+    sinks = []
+
+    def fill_the_disk(frame, folder, key, partitions):
+        sinks.append(folder)
+        if len(sinks) == 2:  # the history, after the order rows were written
+            _disk_with(monkeypatch, free=1_000_000)
+            raise pl.exceptions.ComputeError(failure)
+        real_sink(frame, folder, key, partitions)
+
+    monkeypatch.setattr(buckets, "_sink_partitions", fill_the_disk)
+    with pytest.raises(StoreError, match=r"no space left on the disk \(1 MB free\); point TMPDIR"):
+        judge(_some_orders(), rows_per_bucket=1)
+    assert list(scratch.iterdir()) == [], "the scratch files are removed"
+
+
+def test_a_split_failure_that_is_not_the_disk_is_not_disguised(tmp_path, monkeypatch):
+    _scratch_in(tmp_path, monkeypatch)
+
+    def broken(*args, **kwargs):
+        raise pl.exceptions.ComputeError("some internal failure")
+
+    monkeypatch.setattr(buckets, "_sink_partitions", broken)
+    with pytest.raises(pl.exceptions.ComputeError, match="some internal failure"):
+        judge(_some_orders(), rows_per_bucket=1)

@@ -7,6 +7,7 @@ import json
 import shutil
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
@@ -559,3 +560,54 @@ def test_a_reader_sees_pulls_committed_by_another_process(store, make_read):
     apply(Store(store.path), make_read([order("3")]))
     assert reader.pulls().get_column(s.SOURCE).to_list() == ["taobao"]
     assert reader.orders().collect().get_column(s.ORDER_ID).to_list() == ["3"]
+
+
+# --- a disk that fills up -----------------------------------------------------------------
+
+# What Polars raises when the disk fills while it writes a parquet file (seen with a 40 MB
+# tmpfs): a ComputeError, not an OSError.
+DISK_FULL = (
+    "parquet: File out of specification: underlying IO error: No space left on device (os error 28)"
+)
+
+
+def test_a_full_disk_is_a_clear_error_that_leaves_no_file_and_no_pull(
+    store, make_read, monkeypatch
+):
+    apply(store, make_read([order("1")]))
+    before = current(store)
+    real = pl.DataFrame.write_parquet
+
+    def fill_the_disk(self, file, **kwargs):
+        Path(file).write_bytes(b"PAR1 half a file")
+        raise pl.exceptions.ComputeError(DISK_FULL)
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", fill_the_disk)
+    with pytest.raises(
+        StoreError, match=r"cannot write the store table .*: no space left on the disk"
+    ):
+        apply(store, make_read([order("1", status="shipped")]), at=T0 + timedelta(hours=1))
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", real)
+
+    data_files = {p.name for p in store.path.rglob("*.parquet") if "_delta_log" not in p.parts}
+    committed = {
+        Path(uri).name
+        for table in ("orders/log", "orders/current", "pulls")
+        if (store.path / table / "_delta_log").is_dir()
+        for uri in DeltaTable(str(store.path / table)).file_uris()
+    }
+    assert data_files == committed, "the half-written file is removed"
+    assert_frame_equal(current(store), before)
+    assert store.pulls().height == 1, "the failed pull is not recorded"
+
+    stats = apply(store, make_read([order("1", status="shipped")]), at=T0 + timedelta(hours=2))
+    assert stats.changed == 1
+
+
+def test_a_polars_failure_that_is_not_the_disk_is_not_disguised(store, make_read, monkeypatch):
+    def broken(self, file, **kwargs):
+        raise pl.exceptions.ComputeError("some internal failure")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", broken)
+    with pytest.raises(pl.exceptions.ComputeError, match="some internal failure"):
+        apply(store, make_read([order("1")]))

@@ -18,6 +18,7 @@ it ends.
 from __future__ import annotations
 
 import math
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,7 +37,7 @@ from ordersync.engine.view import (
     read_rows,
     tracking_numbers,
 )
-from ordersync.errors import StoreError
+from ordersync.errors import StoreError, size_text, write_failure
 
 # Order rows (all sources together) judged in one piece at most. Measured: 1M orders (3M rows)
 # judged whole peak at 3.5 GB; in pieces of this size 2.1 GB at 1M orders and 3.6 GB at 10M,
@@ -125,6 +126,12 @@ SCRATCH_FILE_ROWS = 100_000
 # passes (and 21 buckets ~64 s in one).
 MAX_OPEN_PARTITIONS = 112
 
+# Scratch bytes per order row, measured (order rows, history and courier records together):
+# 97 at 1M orders, 70 at 10M, 103 at 50M (smaller row groups compress less). A scratch disk
+# with less room than the lowest of them times the rows cannot hold the split: the run stops
+# before it starts instead of failing minutes in.
+SCRATCH_BYTES_PER_ROW = (70, 103)
+
 
 def _pass_ranges(count: int) -> list[tuple[int, int]]:
     """The hash buckets (first, last) of each pass, balanced: 201 buckets are two passes of
@@ -161,11 +168,55 @@ def split(
     as_of: datetime,
     count: int,
     scope_ids: pl.LazyFrame | None = None,
+    expected_rows: int = 0,
 ) -> Iterator[Buckets]:
     """Write the inputs, split into `count` hash buckets plus the shared-number bucket, to a
     scratch directory that lives as long as the context. Order ids are normalised first
     (prepare_orders), so the rows of one order always meet in one bucket; history is cut at
-    `as_of` and carries only the columns the rules read."""
+    `as_of` and carries only the columns the rules read. `expected_rows`: the order rows
+    expected, for the check that the scratch disk has room."""
+    low, high = (size_text(expected_rows * per_row) for per_row in SCRATCH_BYTES_PER_ROW)
+    need = f" (a split of {expected_rows:,} order rows takes {low} to {high})"
+
+    def unwritable(reason: object) -> StoreError:
+        return StoreError(
+            f"cannot write the reconcile's scratch files under {tempfile.gettempdir()}: "
+            f"{reason}; point TMPDIR at a disk with room{need if expected_rows else ''}"
+        )
+
+    try:
+        scratch = TemporaryDirectory(prefix="ordersync-buckets-")
+    except OSError as exc:
+        raise unwritable(exc) from None
+    with scratch as name:
+        root = Path(name)
+        free = shutil.disk_usage(root).free
+        if free < expected_rows * min(SCRATCH_BYTES_PER_ROW):
+            raise unwritable(f"the disk has {size_text(free)} free")
+        try:
+            schemas = _write_buckets(
+                root, orders, tracking, history, as_of=as_of, count=count, scope_ids=scope_ids
+            )
+        except (OSError, pl.exceptions.ComputeError) as exc:
+            reason = write_failure(exc, root)
+            if reason is None:
+                raise
+            raise unwritable(reason) from None
+        yield Buckets(root, count, schemas)
+
+
+def _write_buckets(
+    root: Path,
+    orders: pl.LazyFrame,
+    tracking: pl.LazyFrame,
+    history: pl.LazyFrame,
+    *,
+    as_of: datetime,
+    count: int,
+    scope_ids: pl.LazyFrame | None,
+) -> dict[str, dict[str, pl.DataType]]:
+    """split's work: each bucket's order rows, history and courier records written under
+    `root`; returns the three tables' schemas (for buckets that got no rows)."""
     rows = read_rows(orders)
     hist = cut_history(history, as_of)
     if scope_ids is not None:
@@ -223,33 +274,14 @@ def split(
     def size(first: int, last: int) -> int:
         return last - first + 2  # and the shared-number bucket
 
-    def unwritable(exc: OSError) -> StoreError:
-        return StoreError(
-            f"cannot write the reconcile scratch files under {tempfile.gettempdir()}: {exc}; "
-            "point TMPDIR at a writable disk with room (about a fifth of the store's size)"
-        )
-
-    try:
-        scratch = TemporaryDirectory(prefix="ordersync-buckets-")
-    except OSError as exc:
-        raise unwritable(exc) from None
-    with scratch as name:
-        root = Path(name)
-        try:
-            _sink([(bucketed(mine(rows, *r)), size(*r)) for r in ranges], root / "orders")
-            _sink(
-                [(bucketed(narrow_history(mine(hist, *r))), size(*r)) for r in ranges],
-                root / "history",
-            )
-            _sink([(couriers(*r), size(*r)) for r in ranges], root / "tracking")
-        except OSError as exc:
-            raise unwritable(exc) from None
-        yield Buckets(
-            root,
-            count,
-            {
-                "orders": dict(rows.collect_schema()),
-                "history": dict(narrow_history(hist).collect_schema()),
-                "tracking": dict(courier.collect_schema()),
-            },
-        )
+    _sink([(bucketed(mine(rows, *r)), size(*r)) for r in ranges], root / "orders")
+    _sink(
+        [(bucketed(narrow_history(mine(hist, *r))), size(*r)) for r in ranges],
+        root / "history",
+    )
+    _sink([(couriers(*r), size(*r)) for r in ranges], root / "tracking")
+    return {
+        "orders": dict(rows.collect_schema()),
+        "history": dict(narrow_history(hist).collect_schema()),
+        "tracking": dict(courier.collect_schema()),
+    }

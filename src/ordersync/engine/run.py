@@ -258,7 +258,8 @@ def _evaluate(
     # Store-wide, whatever the scope or the split: every piece is judged by the same facts.
     if facts is None:
         facts = survey(config, orders, tracking)
-    count = bucket_count(_rows_to_judge(config, scope, facts), rows_per_bucket)
+    rows_to_judge = _rows_to_judge(config, scope, facts)
+    count = bucket_count(rows_to_judge, rows_per_bucket)
     if count == 1:
         progress.phase("judge")
         view = build_view(
@@ -281,6 +282,7 @@ def _evaluate(
             as_of=as_of,
             count=count,
             scope_ids=scope_ids,
+            expected_rows=rows_to_judge,
         ) as pieces:
             progress.phase("judge", count + 1)
             judged = []
