@@ -282,7 +282,8 @@ def _evaluate(
             as_of=as_of,
             count=count,
             scope_ids=scope_ids,
-            expected_rows=rows_to_judge,
+            # A scoped run's count is an upper bound, too rough to refuse a run on.
+            expected_rows=rows_to_judge if scope is None else 0,
         ) as pieces:
             progress.phase("judge", count + 1)
             judged = []
