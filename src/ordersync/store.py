@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import re
@@ -83,8 +84,10 @@ ROW_HASH = "row_hash"
 # hashed under another scheme are re-hashed from their content before comparing (and
 # rewritten with the current scheme by compact()).
 HASH_SCHEME = "hash_scheme"
-_CURRENT_HASH_SCHEME = f"polars-{pl.__version__}/2"
+_CURRENT_HASH_SCHEME = f"polars-{pl.__version__}/3"
 _HASH_SEEDS = (0x6F72, 0x6465, 0x7273, 0x796E)
+# Odd, so each step of the fold is a bijection of what came before (FNV's 64-bit prime).
+_HASH_FOLD = pl.lit(0x100000001B3, pl.UInt64)
 
 PULLS_SCHEMA: dict[str, pl.DataType] = {
     PULL_ID: pl.String(),
@@ -271,13 +274,16 @@ def _from_storage(frame: pl.LazyFrame, schema: dict[str, pl.DataType]) -> pl.Laz
 
 def _hash_expr(entity: _Entity) -> pl.Expr:
     # Enums are hashed as text so that a row read back from storage hashes the same. Each
-    # column is hashed on its own (with its own seed) and the hashes are hashed together:
-    # far cheaper than hashing one struct of text and list columns (scheme /2).
+    # column is hashed on its own (with its own seed): far cheaper than hashing one struct of
+    # text and list columns (scheme /2). The column hashes are then folded in order by a
+    # multiply-add in wrapping 64-bit arithmetic (scheme /3): hashing them as one struct took
+    # ~5x as long as computing them (0.72 s against 0.15 s for 2M pulled rows).
     columns = [
         pl.col(c).cast(_storable(entity.schema[c])).hash(_HASH_SEEDS[i % 4] + i)
         for i, c in enumerate(entity.content)
     ]
-    return pl.struct(columns).hash(*_HASH_SEEDS).reinterpret(signed=True).alias(ROW_HASH)
+    folded = functools.reduce(lambda acc, column: acc * _HASH_FOLD + column, columns)
+    return folded.reinterpret(signed=True).alias(ROW_HASH)
 
 
 # What a pull_id looks like (see the module docstring); a file statistic that does not is not

@@ -511,6 +511,30 @@ def test_rows_hashed_by_another_polars_version_are_compared_by_content(
     assert apply(store, make_read([order("1"), order("2", status="shipped")])).unchanged == 2
 
 
+def test_the_row_hash_sees_every_content_column_and_where_a_value_sits():
+    base = order("1", province="浙江省", city="杭州市", receiver_name="张三", tracking_no=["T1"])
+    variants = {
+        "base": base,
+        "status": {**base, s.STATUS: "shipped"},
+        "amount": {**base, s.AMOUNT: Decimal("59.91")},
+        "swapped text columns": {**base, s.PROVINCE: "杭州市", s.CITY: "浙江省"},
+        "a value moved to another column": {**base, s.RECEIVER_NAME: None, s.CARRIER: "张三"},
+        "items": {**base, s.ITEMS: [{"sku": "A", "qty": 2}]},
+        "tracking": {**base, s.TRACKING_NO: ["T2"]},
+        "merged_with": {**base, s.MERGED_WITH: ["1", "2"]},
+    }
+    frame = s.conform(
+        pl.DataFrame(list(variants.values()), infer_schema_length=None), ORDERS.schema
+    )
+    hashes = frame.select(store_module._hash_expr(ORDERS)).get_column(ROW_HASH).to_list()
+    assert len(set(hashes)) == len(variants), dict(zip(variants, hashes, strict=True))
+
+    elsewhere = {**base, s.SOURCE_FILE: "exports/taobao/day2.csv", s.SOURCE_ROW: 9}
+    again = s.conform(pl.DataFrame([base, elsewhere], infer_schema_length=None), ORDERS.schema)
+    first, second = again.select(store_module._hash_expr(ORDERS)).get_column(ROW_HASH)
+    assert first == second, "where a row was read from is not content"
+
+
 def test_a_column_added_to_the_schema_joins_the_store(store, make_read, monkeypatch):
     older = {k: v for k, v in s.ORDERS_SCHEMA.items() if k != s.MERGED_WITH}
     monkeypatch.setattr(
