@@ -511,6 +511,32 @@ def test_rows_hashed_by_another_polars_version_are_compared_by_content(
     assert apply(store, make_read([order("1"), order("2", status="shipped")])).unchanged == 2
 
 
+def test_a_pull_log_written_before_a_column_joined_it_reads_that_column_as_null(
+    store, make_read, monkeypatch
+):
+    real = Store._append
+
+    def append_as_before_profiles(self, path, frame, **kwargs):
+        if path.name == "pulls":
+            frame = frame.drop("profile")
+        return real(self, path, frame, **kwargs)
+
+    with monkeypatch.context() as before:
+        before.setattr(Store, "_append", append_as_before_profiles)
+        apply(store, make_read([order("1")]))
+    first_file = DeltaTable(str(store.path / "pulls")).file_uris()
+    assert "profile" not in pq.read_schema(first_file[0].removeprefix("file://")).names
+
+    apply(store, make_read([order("2")]), at=T0 + timedelta(hours=1))
+
+    pulls = store.pulls()
+    assert pulls.columns == list(store_module.PULLS_SCHEMA)
+    assert pulls.get_column("new").to_list() == [1, 1]
+    profiles = pulls.get_column("profile").to_list()
+    assert profiles[0] is None and profiles[1] is not None
+    assert current(store).get_column(s.ORDER_ID).to_list() == ["1", "2"]
+
+
 def test_the_row_hash_sees_every_content_column_and_where_a_value_sits():
     base = order("1", province="浙江省", city="杭州市", receiver_name="张三", tracking_no=["T1"])
     variants = {
