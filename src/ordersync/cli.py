@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ordersync import schema
-from ordersync.errors import OrdersyncError, UsageError, write_failure
+from ordersync.errors import WRITE_ERRORS, OrdersyncError, UsageError, write_failure
 
 app = typer.Typer(
     add_completion=False,
@@ -151,8 +151,6 @@ def _fail_on(result_findings, fail_on: Severity | None) -> int:
 
 def _write_frame(frame, output: Path) -> None:
     """Write findings to csv/json/parquet by suffix; csv cells are neutralised against formulas."""
-    import polars as pl
-
     from ordersync.reports.safety import neutralise_frame
 
     suffix = output.suffix.lower()
@@ -176,7 +174,7 @@ def _write_frame(frame, output: Path) -> None:
         else:
             frame.write_parquet(temporary)
         temporary.replace(output)
-    except (OSError, pl.exceptions.ComputeError) as exc:
+    except WRITE_ERRORS as exc:
         reason = write_failure(exc, output.parent)
         if reason is None:
             raise

@@ -97,6 +97,9 @@ class SourceUnavailable(OrdersyncError):
 
 # A disk this close to full is taken to be why a write on it failed.
 LOW_SPACE_BYTES = 64 * 1024**2
+# What a failed file write raises: Polars reports its parquet writer's failures as a
+# ComputeError, not an OSError (see write_failure).
+WRITE_ERRORS = (OSError, pl.exceptions.ComputeError)
 
 
 def size_text(size: float) -> str:
@@ -112,7 +115,7 @@ def write_failure(exc: BaseException, where: Path) -> str | None:
     error 28)", or, when it is the file's footer that cannot be written, "Invalid thrift:
     transport error" (a 50M-order reconcile whose scratch files filled the disk). So a
     nearly full disk is blamed whatever the message says."""
-    if not isinstance(exc, (OSError, pl.exceptions.ComputeError)):
+    if not isinstance(exc, WRITE_ERRORS):
         return None
     text = str(exc)
     full = (

@@ -55,7 +55,7 @@ from deltalake.transaction import AddAction, create_table_with_add_actions
 
 from ordersync import profiles
 from ordersync import schema as s
-from ordersync.errors import InputError, StoreError, UsageError, write_failure
+from ordersync.errors import WRITE_ERRORS, InputError, StoreError, UsageError, write_failure
 
 if TYPE_CHECKING:
     from ordersync.config import Config
@@ -526,7 +526,7 @@ class Store:
                 target, compression="snappy", statistics=True, row_group_size=ROW_GROUP_ROWS
             )
             stat = target.stat()
-        except (OSError, pl.exceptions.ComputeError) as exc:
+        except WRITE_ERRORS as exc:
             reason = write_failure(exc, path)
             if reason is None:
                 raise

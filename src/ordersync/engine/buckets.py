@@ -37,7 +37,7 @@ from ordersync.engine.view import (
     read_rows,
     tracking_numbers,
 )
-from ordersync.errors import StoreError, size_text, write_failure
+from ordersync.errors import WRITE_ERRORS, StoreError, size_text, write_failure
 
 # Order rows (all sources together) judged in one piece at most. Measured: 1M orders (3M rows)
 # judged whole peak at 3.5 GB; in pieces of this size 2.1 GB at 1M orders and 3.6 GB at 10M,
@@ -201,7 +201,7 @@ def split(
             schemas = _write_buckets(
                 root, orders, tracking, history, as_of=as_of, count=count, scope_ids=scope_ids
             )
-        except (OSError, pl.exceptions.ComputeError) as exc:
+        except WRITE_ERRORS as exc:
             reason = write_failure(exc, root)
             if reason is None:
                 raise
