@@ -7,6 +7,7 @@ rule that looked across orders would lose what it compares.
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import polars as pl
 import pytest
@@ -251,9 +252,8 @@ def _disk_with(monkeypatch, free: int):
     import shutil
 
     total = 10**12
-    monkeypatch.setattr(
-        shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(total, total - free, free)
-    )
+    usage = SimpleNamespace(total=total, used=total - free, free=free)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage)
 
 
 def _some_orders(n=40):
