@@ -92,14 +92,7 @@ class Buckets:
         folders = sorted((self.root / table).glob(f"pass-*/{_BUCKET}={number}"))
         if not folders:
             return pl.LazyFrame(schema=self.schemas[table])
-        # The schema is known, so Polars need not read it from a file first. Measured on a
-        # 10M-order store's pieces with the page cache dropped: a piece's order rows read in
-        # 0.15 s instead of 0.18 s (finding the schema took 0.05 s; the read, left to open the
-        # first file itself, 0.02 s longer). At 50M, where the scratch files exceed the cache,
-        # finding the pieces' schemas took 16 s of the run.
-        return pl.scan_parquet(
-            [f / "*.parquet" for f in folders], hive_partitioning=False, schema=self.schemas[table]
-        )
+        return pl.scan_parquet([f / "*.parquet" for f in folders], hive_partitioning=False)
 
 
 def _tracking_numbers(rows: pl.LazyFrame) -> pl.LazyFrame:
