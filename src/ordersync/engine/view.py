@@ -148,7 +148,9 @@ class View:
     # every row of the orders in scope, every source, normalised; settled in memory once per
     # evaluation, without the bookkeeping columns (source_file, source_row, pulled_at)
     rows: pl.LazyFrame
-    history: pl.LazyFrame  # versions of the orders in scope pulled no later than as_of
+    # versions of the orders in scope pulled no later than as_of, in the columns the rules
+    # read (HISTORY_COLUMNS); settled in memory once per evaluation too
+    history: pl.LazyFrame
     raw_tracking: pl.LazyFrame  # carrier rows, conformed; fold with `tracking_for`
     sources: dict[str, SourceInfo] = field(default_factory=dict)
     covered_carriers: frozenset[str] = frozenset()
