@@ -160,6 +160,15 @@ ITEM_QTY = "item_qty"
 # The store's key for one orders row. shipment_id is "" (not null) on channel and OMS rows.
 ORDER_KEY = (SOURCE, ORDER_ID, SHIPMENT_ID)
 
+# frequent_changes counts changes of these fields. Every stored version carries one fingerprint
+# of them (CHANGE_FP, change_fingerprint() computed by the pull), so that reading the history
+# decodes no address or items column: decoding those was most of a history read.
+WATCHED = (*ADDRESS_FIELDS, ITEMS, AMOUNT)
+CHANGE_FP = "change_fp"
+# Bump when change_fingerprint computes differently: the store keeps, per pull, which version
+# (and which Polars) wrote its fingerprints, and compares only fingerprints of the current one.
+CHANGE_FP_VERSION = 1
+
 # --- tracking ----------------------------------------------------------------------------
 
 TRACKING_STATUS = "tracking_status"
@@ -247,6 +256,20 @@ def normalise_order_id(expr: pl.Expr) -> pl.Expr:
     """Strip what exports wrap ids in (spaces, tabs, a leading `'`, `="…"`); readers do this
     too, the engine repeats it so frames built by hand join the same way."""
     return expr.str.strip_chars(_ID_JUNK)
+
+
+def items_fingerprint(expr: pl.Expr) -> pl.Expr:
+    """A fingerprint of an items list that ignores line order (a sum of line hashes: sorting
+    lists of structs is ~100x slower). Empty → 0, null → null."""
+    return expr.list.eval(pl.element().hash()).list.sum()
+
+
+def change_fingerprint() -> pl.Expr:
+    """One Int64 of a conformed orders row's WATCHED fields: equal fields give equal values,
+    an items list in another line order included. Polars keeps hashes stable only within one
+    version, so only fingerprints computed by one version may be compared."""
+    fields = [pl.col(c) for c in WATCHED if c != ITEMS]
+    return pl.struct(*fields, items_fingerprint(pl.col(ITEMS))).hash().reinterpret(signed=True)
 
 
 def keys_may_repeat(frame: pl.DataFrame, key: Sequence[str]) -> bool:

@@ -88,6 +88,13 @@ _CURRENT_HASH_SCHEME = f"polars-{pl.__version__}/3"
 _HASH_SEEDS = (0x6F72, 0x6465, 0x7273, 0x796E)
 # Odd, so each step of the fold is a bijection of what came before (FNV's 64-bit prime).
 _HASH_FOLD = pl.lit(0x100000001B3, pl.UInt64)
+# Which computation, over which columns, produced the orders rows' change fingerprints
+# (s.change_fingerprint); each pull records it. Only fingerprints of one scheme are comparable.
+_CHANGE_FP_SCHEME = "polars-{}/fp{}/{:08x}".format(
+    pl.__version__,
+    s.CHANGE_FP_VERSION,
+    zlib.crc32(",".join(f"{c}:{s.ORDERS_SCHEMA[c]}" for c in s.WATCHED).encode()),
+)
 
 PULLS_SCHEMA: dict[str, pl.DataType] = {
     PULL_ID: pl.String(),
@@ -112,6 +119,9 @@ PULLS_SCHEMA: dict[str, pl.DataType] = {
     # The source's profile after this pull (ordersync.profiles); null in pulls written before
     # profiles were kept: readers then survey the rows instead.
     "profile": pl.String(),
+    # The scheme of the change fingerprints this pull's orders rows carry (_CHANGE_FP_SCHEME);
+    # null in pulls written before rows carried one.
+    "change_fp": pl.String(),
 }
 
 RUNS_SCHEMA: dict[str, pl.DataType] = {
@@ -191,6 +201,8 @@ class _Entity:
     # Its part of a source's profile (ordersync.profiles), and the columns that is computed from.
     profiler: Callable[[pl.LazyFrame], pl.LazyFrame]
     profile_columns: tuple[str, ...]
+    # Each version carries s.change_fingerprint() of its watched fields (orders).
+    fingerprinted: bool = False
 
     def profile(self, rows: pl.LazyFrame) -> pl.DataFrame:
         return self.profiler(rows).collect(engine="streaming")
@@ -217,6 +229,8 @@ class _Entity:
                 HASH_SCHEME: pl.String(),
             }
         )
+        if self.fingerprinted:
+            stored[s.CHANGE_FP] = pl.Int64()
         return stored
 
     @property
@@ -235,6 +249,7 @@ ORDERS = _Entity(
     (PULL_ID, PULLED_AT, ROW_HASH),
     profiles.order_profile,
     profiles.ORDER_PROFILE_COLUMNS,
+    fingerprinted=True,
 )
 TRACKING = _Entity(
     "tracking",
@@ -270,6 +285,13 @@ def _arrow_stream(frame: pl.LazyFrame) -> pa.RecordBatchReader:
 def _from_storage(frame: pl.LazyFrame, schema: dict[str, pl.DataType]) -> pl.LazyFrame:
     # conform: files written before a column joined the schema read it as null.
     return s.conform(frame, schema)
+
+
+def _fingerprints_comparable(pulls: pl.DataFrame) -> bool:
+    """Every committed pull wrote its orders rows' change fingerprints by the current scheme."""
+    return bool(pulls.height) and bool(
+        pulls.select(pl.col("change_fp").eq_missing(_CHANGE_FP_SCHEME).all()).item()
+    )
 
 
 def _hash_expr(entity: _Entity) -> pl.Expr:
@@ -785,15 +807,20 @@ class Store:
         return self._public(self._current_stored(ORDERS, sources), ORDERS)
 
     def order_history(self, *, since: datetime | None = None) -> pl.LazyFrame:
-        """Every committed version of every orders row, pulled at or after `since`."""
+        """Every committed version of every orders row, pulled at or after `since`; with each
+        version's change fingerprint (s.CHANGE_FP) when every pull's is of the current scheme,
+        so comparable (not in stores pulled before fingerprints, or by another Polars)."""
         self._check_format()
         log = self._scan(self._table(ORDERS.name, "log"))
         if log is None:
             return self._public(None, ORDERS)
-        log = log.filter(pl.col(PULL_ID).is_in(self.pulls().get_column(PULL_ID).implode()))
+        pulls = self.pulls()
+        log = log.filter(pl.col(PULL_ID).is_in(pulls.get_column(PULL_ID).implode()))
         if since is not None:
             log = log.filter(pl.col(PULLED_AT) >= _utc(since))
-        return self._public(log, ORDERS)
+        if not _fingerprints_comparable(pulls):
+            return self._public(log, ORDERS)
+        return _from_storage(log, {**ORDERS.public_schema, s.CHANGE_FP: pl.Int64()})
 
     def tracking(self) -> pl.LazyFrame:
         """Current tracking: the latest committed version per (source, tracking_no)."""
@@ -851,6 +878,8 @@ class Store:
                     pl.lit(pulled_at).cast(s.Timestamp).alias(PULLED_AT),
                     pl.lit(entity.hash_scheme).alias(HASH_SCHEME),
                 )
+                if entity.fingerprinted:
+                    rows = rows.with_columns(s.change_fingerprint().alias(s.CHANGE_FP))
                 adds = self._append_source_rows(
                     self._table(entity.name, "log"),
                     _to_storage(rows, entity.stored_schema),
@@ -906,6 +935,7 @@ class Store:
             "notes": list(stats.notes),
             "status": "committed",
             "profile": profiles.to_json(profile[ORDERS.name], profile[TRACKING.name]),
+            "change_fp": _CHANGE_FP_SCHEME,
         }
         # The commit point: until this row exists, readers ignore the rows written above.
         self._append(self._table("pulls"), pl.DataFrame([row], schema=PULLS_SCHEMA))

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from engine_world import ago, fired, judge, row
+from pathlib import Path
+
+import polars as pl
+from engine_world import AS_OF, ago, fired, judge, make_config, orders_frame, row
+
+from ordersync import schema as s
+from ordersync import store as store_module
+from ordersync.engine import evaluate
+from ordersync.sources.base import FileFingerprint, SourceRead
+from ordersync.store import Store
 
 
 def _versions(order_id: str, hours: list[float], field: str = "address") -> list[dict]:
@@ -71,3 +80,75 @@ def test_items_changing_three_times_fire_but_a_reordered_list_is_no_change():
     ]
     hits, _ = judge(current, history=changed + reordered, rules=["frequent_changes"])
     assert fired(hits) == {("frequent_changes", "1", "tb")}
+
+
+# --- through a store: the fingerprints the pulls stored -------------------------------------
+
+
+def _pull_versions(store: Store, versions: list[list[dict]], *, first: int = 0) -> None:
+    """Pull each list of rows in turn, the `first`th pull 10 hours before AS_OF, an hour apart."""
+    for n, rows in enumerate(versions, start=first):
+        at = ago(hours=10 - n)
+        read = SourceRead(
+            source="tb",
+            orders=orders_frame(rows).collect(),
+            tracking=s.empty_frame(s.TRACKING_SCHEMA),
+            files=(FileFingerprint(f"tb-{n}.csv", 100, n, f"sha-{n}"),),
+            rows_read=len(rows),
+        )
+        with store.writing():
+            store.apply_pull(read, full=False, started_at=at, pulled_at=at)
+
+
+def _judge_store(store: Store) -> pl.DataFrame:
+    hits, _, _ = evaluate(
+        make_config(),
+        store.orders(),
+        store.tracking(),
+        store.order_history(),
+        as_of=AS_OF,
+        rules=["frequent_changes"],
+    )
+    return hits
+
+
+def test_changes_are_counted_on_the_fingerprints_the_pulls_stored(tmp_path: Path):
+    store = Store(tmp_path / "store")
+    a, b = {"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}
+    addresses = ["文三路1号", "文三路2号", "文三路3号", "文三路4号"]
+    _pull_versions(
+        store,
+        [
+            [
+                row("tb", "1", status="paid", address=address),
+                # a new version every pull (the list's order differs), never a change
+                row("tb", "2", status="paid", items=items),
+            ]
+            for address, items in zip(addresses, [[a, b], [b, a], [a, b], [b, a]], strict=True)
+        ],
+    )
+    history = store.order_history()
+    assert s.CHANGE_FP in history.collect_schema().names()
+    assert history.select(pl.len()).collect().item() == 8
+    assert fired(_judge_store(store)) == {("frequent_changes", "1", "tb")}
+
+
+def test_fingerprints_stored_by_another_scheme_are_not_compared(tmp_path: Path, monkeypatch):
+    """Three pulls by an older ordersync (or another Polars) stored fingerprints the current
+    one does not compute: compared with the fourth pull's, every version would look like a
+    change (three within a day fire). The store offers none, so they are computed again."""
+    store = Store(tmp_path / "store")
+    versions = [
+        [row("tb", "1", status=status, address="文三路1号")]
+        for status in ("paid", "on_hold", "processing", "paid")
+    ]
+    with monkeypatch.context() as older:
+        older.setattr(store_module, "_CHANGE_FP_SCHEME", "polars-0.0.0/fp0/00000000")
+        fingerprints = iter(range(100, 103))
+        older.setattr(s, "change_fingerprint", lambda: pl.lit(next(fingerprints), pl.Int64))
+        _pull_versions(store, versions[:3])
+    _pull_versions(store, versions[3:], first=3)
+
+    assert store.order_history().select(pl.len()).collect().item() == 4
+    assert s.CHANGE_FP not in store.order_history().collect_schema().names()
+    assert _judge_store(store).is_empty()

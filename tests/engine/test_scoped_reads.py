@@ -9,7 +9,7 @@ from engine_world import AS_OF, ago, make_config, orders_frame, row, track, trac
 from ordersync import profiles
 from ordersync import schema as s
 from ordersync.engine import evaluate
-from ordersync.engine.view import order_ids_in, survey, within_ranges
+from ordersync.engine.view import order_ids_in, stored_order_ids, survey, within_ranges
 
 
 def _kept(values: list[str], expr: pl.Expr) -> list[str]:
@@ -43,12 +43,16 @@ def test_an_id_filter_finds_every_stored_spelling():
             row("tb", "456"),
         ]
     )
-    wanted = order_ids_in(rows, pl.Series(["123", "789"]), ids_normal=False)
+
+    def filter_for(ids: list[str], *, ids_normal: bool) -> pl.Expr:
+        return order_ids_in(stored_order_ids(rows, pl.Series(ids), ids_normal=ids_normal))
+
+    wanted = filter_for(["123", "789"], ids_normal=False)
     assert sorted(rows.filter(wanted).collect().get_column(s.ORDER_ID)) == [" 123", "123", "123'"]
-    nothing = order_ids_in(rows, pl.Series(["789"]), ids_normal=False)
+    nothing = filter_for(["789"], ids_normal=False)
     assert rows.filter(nothing).collect().is_empty()
     # where the store vouches every id is in normal form, the ids are used as they are
-    normal = order_ids_in(rows, pl.Series(["123", "456"]), ids_normal=True)
+    normal = filter_for(["123", "456"], ids_normal=True)
     assert sorted(rows.filter(normal).collect().get_column(s.ORDER_ID)) == ["123", "456"]
 
 

@@ -537,6 +537,41 @@ def test_a_pull_log_written_before_a_column_joined_it_reads_that_column_as_null(
     assert current(store).get_column(s.ORDER_ID).to_list() == ["1", "2"]
 
 
+def test_each_version_carries_the_change_fingerprint_the_engine_would_compute(store, make_read):
+    a, b = {"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}
+    apply(store, make_read([order("1", items=[a, b]), order("2")]))
+    later = T0 + timedelta(hours=1)
+    moved = order("2", address="浙江省杭州市西湖区文三路2号", updated_at=later)
+    apply(store, make_read([order("1", items=[b, a], updated_at=later), moved]), at=later)
+
+    history = store.order_history().collect().sort(s.ORDER_ID, PULLED_AT)
+    assert history.height == 4
+    stored = history.get_column(s.CHANGE_FP)
+    assert stored.to_list() == history.select(s.change_fingerprint()).to_series().to_list()
+    # the same lines in another order are the same items; a new address is a change
+    assert stored[0] == stored[1]
+    assert stored[2] != stored[3]
+
+
+def test_a_store_with_pulls_from_before_fingerprints_offers_none(store, make_read, monkeypatch):
+    real = Store._append
+
+    def append_as_before_fingerprints(self, path, frame, **kwargs):
+        if path.name == "pulls":
+            frame = frame.drop("change_fp")
+        return real(self, path, frame, **kwargs)
+
+    with monkeypatch.context() as before:
+        before.setattr(Store, "_append", append_as_before_fingerprints)
+        apply(store, make_read([order("1")]))
+    apply(store, make_read([order("1", status="shipped")]), at=T0 + timedelta(hours=1))
+
+    assert store.pulls().get_column("change_fp").null_count() == 1
+    history = store.order_history()
+    assert s.CHANGE_FP not in history.collect_schema().names()
+    assert history.collect().height == 2
+
+
 def test_the_row_hash_sees_every_content_column_and_where_a_value_sits():
     base = order("1", province="浙江省", city="杭州市", receiver_name="张三", tracking_no=["T1"])
     variants = {

@@ -51,11 +51,10 @@ VERSION_AT = "_version_at"  # a history version dated by the source's updated_at
 
 # Bookkeeping columns of the store that no rule or evidence reads.
 UNREAD = (s.SOURCE_FILE, s.SOURCE_ROW, PULLED_AT)
-# frequent_changes counts changes of these fields. A history row carries one fingerprint of
-# them instead of the fields: with the items lists and addresses, the history was as wide as
-# the orders, and writing it to the bucket files took longer than the rows' own (measured at
-# 1M orders: 2.4 s against 1.0 s).
-WATCHED = (*s.ADDRESS_FIELDS, s.ITEMS, s.AMOUNT)
+# A history row carries one fingerprint of the fields frequent_changes watches (s.WATCHED)
+# instead of the fields: with the items lists and addresses, the history was as wide as the
+# orders, and writing it to the bucket files took longer than the rows' own (measured at 1M
+# orders: 2.4 s against 1.0 s). The store's (s.CHANGE_FP) when it has one, else computed.
 CHANGE_FINGERPRINT = "_change_fp"
 # The columns of the history the rules read (risk, status, timing); nothing else is carried.
 HISTORY_COLUMNS = (
@@ -76,12 +75,6 @@ def is_shipped() -> pl.Expr:
         pl.col(s.STATUS).is_in(s.SHIPPED_STATUSES).fill_null(False)
         | pl.col(s.SHIPPED_AT).is_not_null()
     )
-
-
-def items_fingerprint(expr: pl.Expr) -> pl.Expr:
-    """A per-run fingerprint of an items list that ignores line order (a sum of line hashes:
-    sorting lists of structs is ~100x slower). Empty → 0, null → null."""
-    return expr.list.eval(pl.element().hash()).list.sum()
 
 
 def tracking_numbers(rows: pl.LazyFrame, *keep: str | pl.Expr) -> pl.LazyFrame:
@@ -270,9 +263,12 @@ def _conform_keep(frame: pl.LazyFrame, extra: list[pl.Expr]) -> pl.LazyFrame:
 
 
 def prepare_orders(orders: pl.LazyFrame) -> pl.LazyFrame:
-    """ORDERS_SCHEMA columns (plus pulled_at when present), ids normalised, order sources only."""
+    """ORDERS_SCHEMA columns (plus pulled_at and the stored change fingerprint when present),
+    ids normalised, order sources only."""
     names = orders.collect_schema().names()
     extra = [pl.col(PULLED_AT).cast(s.Timestamp)] if PULLED_AT in names else []
+    if s.CHANGE_FP in names:
+        extra.append(pl.col(s.CHANGE_FP).cast(pl.Int64))
     return _conform_keep(orders, extra).filter(
         pl.col(s.SOURCE_KIND).is_in(s.ORDER_SOURCE_KINDS).fill_null(False)
     )
@@ -303,12 +299,12 @@ def cut_history(history: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
 
 def narrow_history(hist: pl.LazyFrame) -> pl.LazyFrame:
     """A cut history in the columns the rules read, the watched fields replaced by their
-    fingerprint: decoding them is most of a history read, so it comes last."""
+    fingerprint: the store's when it gives one (the store gives it only when every version's
+    is comparable), else computed, which decodes them (most of a history read)."""
     names = hist.collect_schema().names()
     if CHANGE_FINGERPRINT not in names:
-        fingerprint = pl.struct(
-            *[pl.col(c) for c in WATCHED if c != s.ITEMS], items_fingerprint(pl.col(s.ITEMS))
-        ).hash()
+        stored = s.CHANGE_FP in names
+        fingerprint = pl.col(s.CHANGE_FP) if stored else s.change_fingerprint()
         hist = hist.with_columns(fingerprint.alias(CHANGE_FINGERPRINT))
         names = hist.collect_schema().names()
     return hist.select([c for c in HISTORY_COLUMNS if c in names])
@@ -465,11 +461,10 @@ def _none_odd(counts: pl.Series) -> bool:
     return counts.null_count() == 0 and not counts.sum()
 
 
-def order_ids_in(orders: pl.LazyFrame, ids: pl.Series, *, ids_normal: bool) -> pl.Expr:
-    """A filter for the rows of the orders whose id, normalised, is one of `ids`, written so
-    that the parquet reader skips the row groups without any (`near_order_ids`, then the
-    exact test)."""
-    stored = stored_order_ids(orders, ids, ids_normal=ids_normal)
+def order_ids_in(stored: pl.Series) -> pl.Expr:
+    """A filter for the rows of the orders whose stored id is one of `stored`
+    (`stored_order_ids`), written so that the parquet reader skips the row groups without
+    any (`near_order_ids`, then the exact test)."""
     if stored.is_empty():
         return pl.lit(False)
     return within_ranges(pl.col(s.ORDER_ID), stored) & pl.col(s.ORDER_ID).is_in(stored.implode())
@@ -564,9 +559,17 @@ def build_view(
         )
         # Every version of a stored row has its key's spelling of the id, so the current rows
         # give the spellings the history's filter needs too.
-        in_scope = order_ids_in(orders, ids, ids_normal=facts.ids_normal)
+        stored = stored_order_ids(orders, ids, ids_normal=facts.ids_normal)
+        in_scope = order_ids_in(stored)
         rows = read_rows(orders.filter(in_scope)).collect(engine="streaming").lazy()
-        hist = read_history(history.filter(in_scope), as_of)
+        # A join picks the history's versions, not `in_scope`: decoding only narrow columns
+        # (the stored fingerprints), the reader's is_in over a watch cycle's ~98k ids took
+        # 10-11 s of a 10M store's 30M versions, the join 2.1 s. The current rows keep the
+        # filter: they are a snapshot with the newer pulls laid over it by an anti-join, which
+        # the filter is pushed below and a join is not (RESULTS.md, note 3).
+        spellings = pl.LazyFrame({s.ORDER_ID: stored}, schema={s.ORDER_ID: pl.String})
+        near = within_ranges(pl.col(s.ORDER_ID), stored) if stored.len() else pl.lit(False)
+        hist = read_history(history.filter(near).join(spellings, on=s.ORDER_ID, how="semi"), as_of)
         # Only the courier records of the scope's parcels: the rules fold what they are given.
         numbers = tracking_numbers(rows).unique().collect().get_column(s.TRACKING_NO)
         # Filtered before conforming, so the reader tests each stored number as it decodes it

@@ -11,7 +11,6 @@ from ordersync.engine.view import (
     is_dead,
     is_live,
     is_merged,
-    items_fingerprint,
     join_ids,
     merged_group,
 )
@@ -91,7 +90,7 @@ def _item_verdicts(view: View) -> tuple[pl.LazyFrame, list[tuple[str, str, pl.La
     # Per order, the items of the first channel source by name (picked without sorting rows).
     with_items = (
         channel_items.select(
-            s.ORDER_ID, s.SOURCE, "_channel_row", items_fingerprint(pl.col(s.ITEMS)).alias("_fp")
+            s.ORDER_ID, s.SOURCE, "_channel_row", s.items_fingerprint(pl.col(s.ITEMS)).alias("_fp")
         )
         .group_by(s.ORDER_ID)
         .agg(
@@ -111,7 +110,7 @@ def _item_verdicts(view: View) -> tuple[pl.LazyFrame, list[tuple[str, str, pl.La
         s.SHIPMENT_ID,
         "_warehouse_row",
         # null when the row lists no items (an empty list is a fingerprint like any other)
-        items_fingerprint(pl.col(s.ITEMS)).alias("_contents"),
+        s.items_fingerprint(pl.col(s.ITEMS)).alias("_contents"),
         is_merged().alias("_merged"),
     ).join(channel.select(s.ORDER_ID), on=s.ORDER_ID, how="semi")
     # null for an order whose channel rows list no items
