@@ -289,9 +289,7 @@ def _from_storage(frame: pl.LazyFrame, schema: dict[str, pl.DataType]) -> pl.Laz
 
 def _fingerprints_comparable(pulls: pl.DataFrame) -> bool:
     """Every committed pull wrote its orders rows' change fingerprints by the current scheme."""
-    return bool(pulls.height) and bool(
-        pulls.select(pl.col("change_fp").eq_missing(_CHANGE_FP_SCHEME).all()).item()
-    )
+    return bool(pulls.select(pl.col("change_fp").eq_missing(_CHANGE_FP_SCHEME).all()).item())
 
 
 def _hash_expr(entity: _Entity) -> pl.Expr:
@@ -1107,7 +1105,11 @@ class Store:
                 pl.col("_mark").is_null() | (pl.col(PULL_ID) > pl.col("_mark"))
             )
         written = int(tail.select((pl.col("new") + pl.col("changed")).sum()).item() or 0)
-        return tail.height >= COMPACT_AFTER_PULLS or written >= COMPACT_AFTER_ROWS
+        return (
+            tail.height >= COMPACT_AFTER_PULLS
+            or written >= COMPACT_AFTER_ROWS
+            or not _fingerprints_comparable(self.pulls())
+        )
 
     def compact(self) -> None:
         """Rewrite the current-state snapshots, drop rows of pulls that never committed,
@@ -1119,6 +1121,7 @@ class Store:
             pulls = self.pulls()
             for entity in (ORDERS, TRACKING):
                 self._compact_entity(entity, pulls)
+            self._fingerprint_history(pulls)
             for table in (
                 self._table(ORDERS.name, "log"),
                 self._table(TRACKING.name, "log"),
@@ -1176,6 +1179,44 @@ class Store:
                 )
             else:
                 self._append(current_path, rows, partition_by=s.SOURCE)
+
+    def _fingerprint_history(self, pulls: pl.DataFrame) -> None:
+        """Give every orders version a change fingerprint of the current scheme, when some
+        pull wrote none (a store from before them) or another scheme's (another Polars):
+        until then every run computes the history's fingerprints from the watched fields.
+
+        Rewrites the orders log once, a source at a time, then marks every pull. In that
+        order: a compaction stopped in between leaves fingerprints no reader trusts yet."""
+        if _fingerprints_comparable(pulls):
+            return
+        log_path = self._table(ORDERS.name, "log")
+        log = self._scan(log_path)
+        if log is not None:
+            stored = ORDERS.stored_schema
+            sources = (
+                log.select(pl.col(s.SOURCE).unique())
+                .collect(engine="streaming")
+                .to_series()
+                .to_list()
+            )
+            for source in sorted(sources):
+                rows = _from_storage(log.filter(pl.col(s.SOURCE) == source), stored)
+                self._overwrite(
+                    log_path,
+                    rows.with_columns(s.change_fingerprint().alias(s.CHANGE_FP)),
+                    partition_by=s.SOURCE,
+                    predicate=f"{s.SOURCE} = {_sql_text(source)}",
+                )
+        pulls_path = self._table("pulls")
+        try:
+            files = DeltaTable(str(pulls_path)).file_uris()
+        except (DeltaError, OSError) as exc:
+            raise StoreError(f"cannot read the store table {pulls_path}: {exc}") from None
+        every_pull = pl.scan_parquet(
+            files, schema=PULLS_SCHEMA, missing_columns="insert", extra_columns="ignore"
+        ).collect()
+        marked = every_pull.with_columns(pl.lit(_CHANGE_FP_SCHEME).alias("change_fp"))
+        self._overwrite(pulls_path, marked)
 
     def _just_written(self, entity: _Entity, source: str, pulls: pl.DataFrame) -> list[dict] | None:
         """The log files holding the source's whole current state, when that is exactly the

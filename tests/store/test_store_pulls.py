@@ -572,6 +572,72 @@ def test_a_store_with_pulls_from_before_fingerprints_offers_none(store, make_rea
     assert history.collect().height == 2
 
 
+def _pull_as_before_fingerprints(store, make_read, monkeypatch) -> None:
+    """Two pulls as an ordersync from before change fingerprints wrote them: none in the
+    orders log, no column for them in the pull log."""
+    real = Store._append
+
+    def append_as_before(self, path, frame, **kwargs):
+        if path.name == "pulls":
+            frame = frame.drop("change_fp")
+        return real(self, path, frame, **kwargs)
+
+    with monkeypatch.context() as before:
+        before.setattr(Store, "_append", append_as_before)
+        before.setattr(store_module, "ORDERS", dataclasses.replace(ORDERS, fingerprinted=False))
+        apply(store, make_read([order("1"), order("2")]))
+        moved = order(
+            "2", address="浙江省杭州市西湖区文三路2号", updated_at=T0 + timedelta(hours=1)
+        )
+        apply(store, make_read([order("1"), moved]), at=T0 + timedelta(hours=1))
+
+
+def test_compaction_gives_an_older_store_its_fingerprints(store, make_read, monkeypatch):
+    _pull_as_before_fingerprints(store, make_read, monkeypatch)
+    log_files = DeltaTable(str(store.path / "orders" / "log")).file_uris()
+    assert all(
+        s.CHANGE_FP not in pq.read_schema(f.removeprefix("file://")).names for f in log_files
+    )
+    assert s.CHANGE_FP not in store.order_history().collect_schema().names()
+    assert store.needs_compaction()
+
+    store.compact()
+
+    history = store.order_history().collect().sort(s.ORDER_ID, PULLED_AT)
+    assert history.height == 3
+    assert history.get_column(s.CHANGE_FP).to_list() == (
+        history.select(s.change_fingerprint()).to_series().to_list()
+    )
+    assert store.pulls().get_column("change_fp").to_list() == [store_module._CHANGE_FP_SCHEME] * 2
+    assert not store.needs_compaction()
+    assert current(store).get_column(s.ADDRESS).to_list()[1].endswith("文三路2号")
+
+
+@pytest.mark.parametrize("stopped_at", ["log", "pulls"])
+def test_a_compaction_stopped_half_way_leaves_fingerprints_untrusted(
+    store, make_read, monkeypatch, stopped_at
+):
+    """Stopped while rewriting the orders log, or before marking the pulls: no run may take
+    the log's fingerprints (missing, or not all written) for comparable ones."""
+    _pull_as_before_fingerprints(store, make_read, monkeypatch)
+    real = Store._overwrite
+
+    def fail_there(self, path, frame, **kwargs):
+        if path.relative_to(store.path).parts[-1] == stopped_at and path.parent.name != "tracking":
+            raise StoreError("killed")
+        return real(self, path, frame, **kwargs)
+
+    with monkeypatch.context() as stopped:
+        stopped.setattr(Store, "_overwrite", fail_there)
+        with pytest.raises(StoreError):
+            store.compact()
+    assert s.CHANGE_FP not in store.order_history().collect_schema().names()
+    assert store.order_history().collect().height == 3
+
+    store.compact()
+    assert s.CHANGE_FP in store.order_history().collect_schema().names()
+
+
 def test_the_row_hash_sees_every_content_column_and_where_a_value_sits():
     base = order("1", province="浙江省", city="杭州市", receiver_name="张三", tracking_no=["T1"])
     variants = {
