@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +27,21 @@ from ordersync.store import ORDERS, PULL_ID, PULLED_AT, ROW_HASH, Store
 
 def current(store: Store, **kwargs) -> pl.DataFrame:
     return store.orders(**kwargs).collect().sort(s.ORDER_ID, s.SHIPMENT_ID, s.SOURCE)
+
+
+@contextlib.contextmanager
+def _pull_log_without(column: str, monkeypatch) -> Iterator[pytest.MonkeyPatch]:
+    """Pulls recorded as an ordersync from before `column` joined the pull log recorded them."""
+    real = Store._append
+
+    def append_as_before(self, path, frame, **kwargs):
+        if path.name == "pulls":
+            frame = frame.drop(column)
+        return real(self, path, frame, **kwargs)
+
+    with monkeypatch.context() as before:
+        before.setattr(Store, "_append", append_as_before)
+        yield before
 
 
 def test_first_pull_records_every_row_as_new(store, make_read):
@@ -514,15 +531,7 @@ def test_rows_hashed_by_another_polars_version_are_compared_by_content(
 def test_a_pull_log_written_before_a_column_joined_it_reads_that_column_as_null(
     store, make_read, monkeypatch
 ):
-    real = Store._append
-
-    def append_as_before_profiles(self, path, frame, **kwargs):
-        if path.name == "pulls":
-            frame = frame.drop("profile")
-        return real(self, path, frame, **kwargs)
-
-    with monkeypatch.context() as before:
-        before.setattr(Store, "_append", append_as_before_profiles)
+    with _pull_log_without("profile", monkeypatch):
         apply(store, make_read([order("1")]))
     first_file = DeltaTable(str(store.path / "pulls")).file_uris()
     assert "profile" not in pq.read_schema(first_file[0].removeprefix("file://")).names
@@ -553,37 +562,10 @@ def test_each_version_carries_the_change_fingerprint_the_engine_would_compute(st
     assert stored[2] != stored[3]
 
 
-def test_a_store_with_pulls_from_before_fingerprints_offers_none(store, make_read, monkeypatch):
-    real = Store._append
-
-    def append_as_before_fingerprints(self, path, frame, **kwargs):
-        if path.name == "pulls":
-            frame = frame.drop("change_fp")
-        return real(self, path, frame, **kwargs)
-
-    with monkeypatch.context() as before:
-        before.setattr(Store, "_append", append_as_before_fingerprints)
-        apply(store, make_read([order("1")]))
-    apply(store, make_read([order("1", status="shipped")]), at=T0 + timedelta(hours=1))
-
-    assert store.pulls().get_column("change_fp").null_count() == 1
-    history = store.order_history()
-    assert s.CHANGE_FP not in history.collect_schema().names()
-    assert history.collect().height == 2
-
-
 def _pull_as_before_fingerprints(store, make_read, monkeypatch) -> None:
     """Two pulls as an ordersync from before change fingerprints wrote them: none in the
     orders log, no column for them in the pull log."""
-    real = Store._append
-
-    def append_as_before(self, path, frame, **kwargs):
-        if path.name == "pulls":
-            frame = frame.drop("change_fp")
-        return real(self, path, frame, **kwargs)
-
-    with monkeypatch.context() as before:
-        before.setattr(Store, "_append", append_as_before)
+    with _pull_log_without("change_fp", monkeypatch) as before:
         before.setattr(store_module, "ORDERS", dataclasses.replace(ORDERS, fingerprinted=False))
         apply(store, make_read([order("1"), order("2")]))
         moved = order(
@@ -598,6 +580,7 @@ def test_compaction_gives_an_older_store_its_fingerprints(store, make_read, monk
     assert all(
         s.CHANGE_FP not in pq.read_schema(f.removeprefix("file://")).names for f in log_files
     )
+    assert store.pulls().get_column("change_fp").to_list() == [None, None]
     assert s.CHANGE_FP not in store.order_history().collect_schema().names()
     assert store.needs_compaction()
 
