@@ -679,6 +679,13 @@ class Store:
             return s.empty_frame(PULLS_SCHEMA)
         if self._pulls_cache is not None and self._pulls_cache[0] == version:
             return self._pulls_cache[1]
+        frame = self._pull_log_rows().filter(pl.col("status") == "committed").sort("seq")
+        self._pulls_cache = (version, frame)
+        return frame
+
+    def _pull_log_rows(self) -> pl.DataFrame:
+        """Every row of the pull log, whatever its status, in PULLS_SCHEMA."""
+        path = self._table("pulls")
         try:
             files = DeltaTable(str(path)).file_uris()
         except (DeltaError, OSError) as exc:
@@ -688,16 +695,9 @@ class Store:
         # Every run starts here: the log's few small files are read directly, in the log's own
         # schema (a file written before a column joined it reads it as null). Through
         # scan_delta this took 0.15-0.22 s in a fresh process, so 0.04-0.06 s.
-        frame = (
-            pl.scan_parquet(
-                files, schema=PULLS_SCHEMA, missing_columns="insert", extra_columns="ignore"
-            )
-            .filter(pl.col("status") == "committed")
-            .collect()
-            .sort("seq")
-        )
-        self._pulls_cache = (version, frame)
-        return frame
+        return pl.scan_parquet(
+            files, schema=PULLS_SCHEMA, missing_columns="insert", extra_columns="ignore"
+        ).collect()
 
     def known_files(self, source: str) -> set[str]:
         """sha256 of every file already pulled for `source`."""
@@ -1207,16 +1207,8 @@ class Store:
                     partition_by=s.SOURCE,
                     predicate=f"{s.SOURCE} = {_sql_text(source)}",
                 )
-        pulls_path = self._table("pulls")
-        try:
-            files = DeltaTable(str(pulls_path)).file_uris()
-        except (DeltaError, OSError) as exc:
-            raise StoreError(f"cannot read the store table {pulls_path}: {exc}") from None
-        every_pull = pl.scan_parquet(
-            files, schema=PULLS_SCHEMA, missing_columns="insert", extra_columns="ignore"
-        ).collect()
-        marked = every_pull.with_columns(pl.lit(_CHANGE_FP_SCHEME).alias("change_fp"))
-        self._overwrite(pulls_path, marked)
+        marked = self._pull_log_rows().with_columns(pl.lit(_CHANGE_FP_SCHEME).alias("change_fp"))
+        self._overwrite(self._table("pulls"), marked)
 
     def _just_written(self, entity: _Entity, source: str, pulls: pl.DataFrame) -> list[dict] | None:
         """The log files holding the source's whole current state, when that is exactly the

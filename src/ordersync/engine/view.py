@@ -464,10 +464,8 @@ def _none_odd(counts: pl.Series) -> bool:
 def order_ids_in(stored: pl.Series) -> pl.Expr:
     """A filter for the rows of the orders whose stored id is one of `stored`
     (`stored_order_ids`), written so that the parquet reader skips the row groups without
-    any (`near_order_ids`, then the exact test)."""
-    if stored.is_empty():
-        return pl.lit(False)
-    return within_ranges(pl.col(s.ORDER_ID), stored) & pl.col(s.ORDER_ID).is_in(stored.implode())
+    any (`near_stored_ids`, then the exact test)."""
+    return near_stored_ids(stored) & pl.col(s.ORDER_ID).is_in(stored.implode())
 
 
 def near_order_ids(orders: pl.LazyFrame, ids: pl.Series, *, ids_normal: bool) -> pl.Expr:
@@ -483,7 +481,11 @@ def near_order_ids(orders: pl.LazyFrame, ids: pl.Series, *, ids_normal: bool) ->
     ranges leave most row groups out; for ids spread over the whole store they skip nothing
     and cost ~3% more. The ranges hold stored spellings: unless every id is known to be
     stored in normal form (`ids_normal`), those are looked up first (one column read)."""
-    stored = stored_order_ids(orders, ids, ids_normal=ids_normal)
+    return near_stored_ids(stored_order_ids(orders, ids, ids_normal=ids_normal))
+
+
+def near_stored_ids(stored: pl.Series) -> pl.Expr:
+    """near_order_ids for ids already in their stored spellings (`stored_order_ids`)."""
     if stored.is_empty():
         return pl.lit(False)
     return within_ranges(pl.col(s.ORDER_ID), stored)
@@ -568,8 +570,10 @@ def build_view(
         # filter: they are a snapshot with the newer pulls laid over it by an anti-join, which
         # the filter is pushed below and a join is not (RESULTS.md, note 3).
         spellings = pl.LazyFrame({s.ORDER_ID: stored}, schema={s.ORDER_ID: pl.String})
-        near = within_ranges(pl.col(s.ORDER_ID), stored) if stored.len() else pl.lit(False)
-        hist = read_history(history.filter(near).join(spellings, on=s.ORDER_ID, how="semi"), as_of)
+        hist = read_history(
+            history.filter(near_stored_ids(stored)).join(spellings, on=s.ORDER_ID, how="semi"),
+            as_of,
+        )
         # Only the courier records of the scope's parcels: the rules fold what they are given.
         numbers = tracking_numbers(rows).unique().collect().get_column(s.TRACKING_NO)
         # Filtered before conforming, so the reader tests each stored number as it decodes it
