@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks import floors
-from benchmarks.layout import find_config, load_layout, pick
+from benchmarks.layout import SourceLayout, find_config, load_layout, pick
 
 CASES: dict[str, Callable[[dict], dict]] = {}
 
@@ -456,7 +456,9 @@ def floor_duckdb(params: dict) -> dict:
 
 @case
 def floor_datacompy(params: dict) -> dict:
-    layout = load_layout(params["world"])
+    # Runs in datacompy's own venv (its Polars is older than ordersync's), so the parent
+    # reads the world's config and hands over the layout.
+    layout = [SourceLayout(**source) for source in params["layout"]]
     t0 = time.perf_counter()
     rows = floors.datacompy_channel_oms(layout)
     return {"seconds": time.perf_counter() - t0, "rows": rows}

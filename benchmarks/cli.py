@@ -14,9 +14,12 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import polars as pl
+
 from benchmarks import results
 from benchmarks.cases import CHANGES_PREFIX
 from benchmarks.harness import REPO, CaseFailed, Measurement, measure, run_child
+from benchmarks.layout import load_layout
 
 GROUPS = ("ingest", "reconcile", "incremental", "report", "scaling")
 DEFAULT_WORK = Path(os.environ.get("ORDERSYNC_BENCH_WORK", "/tmp/ordersync-bench"))
@@ -27,6 +30,8 @@ LARGEST_COPIED = 10_000_000
 # pulled again. 2: each orders version carries its change fingerprint (3414005); a store
 # pulled before has none, and its reconciles compute them as before.
 STORE_SETUP = 2
+# The datacompy floor's venv (Bench.datacompy_python).
+DATACOMPY = "datacompy>=0.13"
 
 
 def parse_scale(text: str) -> int:
@@ -56,8 +61,9 @@ class Bench:
             raise SystemExit(f"--work {self.work} is inside the repository; use a scratch dir")
         self.work.mkdir(parents=True, exist_ok=True)
         self.results_path = self.work / "results.json"
+        self.datacompy_venv = self.work / "venv-datacompy"
         self.data = results.load(self.results_path)
-        self.data["machine"] = results.machine()
+        self.data["machine"] = results.machine(self.datacompy_venv / "bin" / "python")
         self.scales = [parse_scale(s) for s in args.scales.split(",") if s]
         self.measured_now: set[str] = set()  # the cases this invocation measured
 
@@ -86,7 +92,14 @@ class Bench:
         labels = [label(n) for n in sorted(set(self.scales) | {100_000, 1_000_000, 10_000_000})]
         Path(self.args.out).write_text(results.render(self.data, labels))
 
-    def run(self, key: str, case: str, params: dict, prepare: str | None = None) -> Measurement:
+    def run(
+        self,
+        key: str,
+        case: str,
+        params: dict,
+        prepare: str | None = None,
+        python: str | None = None,
+    ) -> Measurement:
         log(f"{key}: {case} x{self.args.repeat}")
         m = measure(
             case,
@@ -95,6 +108,7 @@ class Bench:
             timeout=self.args.timeout,
             prepare=prepare,
             log=lambda s: log(s),
+            python=python,
         )
         self.save(key, m)
         return m
@@ -141,7 +155,9 @@ class Bench:
         content hash)."""
         d = self.work / "stores" / name
         marker = {"world": str(world), "world_mtime": (world / ".bench-world.json").stat().st_mtime,
-                  "reconciled": reconciled, "pulled": "before as_of", "setup": STORE_SETUP}  # fmt: skip
+                  "reconciled": reconciled, "pulled": "before as_of", "setup": STORE_SETUP,
+                  # The change fingerprints a pull stores are comparable within one Polars.
+                  "polars": pl.__version__}  # fmt: skip
         if self._ready(d, ".bench-store.json", marker):
             return d / "store"
         if d.exists():
@@ -249,7 +265,22 @@ class Bench:
             if "duckdb" in variants:
                 self.run(f"reconcile/{tag}/duckdb", "floor_duckdb", p)
             if "datacompy" in variants and n <= self.args.datacompy_max:
-                self.run(f"reconcile/{tag}/datacompy", "floor_datacompy", p)
+                layout = [source.to_dict() for source in load_layout(w)]
+                self.run(f"reconcile/{tag}/datacompy", "floor_datacompy",
+                         {**p, "layout": layout}, python=self.datacompy_python())  # fmt: skip
+
+    def datacompy_python(self) -> str:
+        """The interpreter of a venv of datacompy's own, made once under the work dir.
+        datacompy requires polars < 1.45 and ordersync polars 2, so the datacompy floor runs
+        with the Polars datacompy installs; that venv's versions go into the machine facts."""
+        venv = self.datacompy_venv
+        python = venv / "bin" / "python"
+        if not python.exists():
+            log(f"making {venv} for the datacompy floor (once)")
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", DATACOMPY], check=True)
+            self.data["machine"] = results.machine(python)
+        return str(python)
 
     def run_in_place(self, key: str, world: Path, base: Path) -> None:
         """One run on the pulled store itself. Beyond 10M orders a copy of the store per run

@@ -88,11 +88,15 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def run_child(case: str, params: dict, *, timeout: float, log=None) -> Run:
-    """Run ``case`` once in a fresh interpreter; return its time and peak memory."""
+def run_child(
+    case: str, params: dict, *, timeout: float, log=None, python: str | None = None
+) -> Run:
+    """Run ``case`` once in a fresh interpreter (``python``, else this one); return its time
+    and peak memory."""
     with tempfile.TemporaryDirectory(prefix="ordersync-bench-") as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, "-m", "benchmarks.child", case, json.dumps(params), str(out)]
+        interpreter = python or sys.executable
+        cmd = [interpreter, "-m", "benchmarks.child", case, json.dumps(params), str(out)]
         env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'src'}"}
         stderr_path = Path(tmp) / "stderr.txt"
         with open(stderr_path, "wb") as stderr:
@@ -139,15 +143,17 @@ def measure(
     timeout: float,
     prepare: str | None = None,
     log=print,
+    python: str | None = None,
 ) -> Measurement:
-    """The median of ``repeat`` fresh-process runs of ``case`` (a prepare step before each)."""
+    """The median of ``repeat`` fresh-process runs of ``case`` (a prepare step before each),
+    in ``python`` if given."""
     m = Measurement(case=case, params=params, measured_at=time.strftime("%Y-%m-%d %H:%M"))
     m.params = {**params, "code_as_of": code_as_of()}
     for i in range(repeat):
         try:
             if prepare:
                 run_child(prepare, params, timeout=timeout)
-            run = run_child(case, params, timeout=timeout)
+            run = run_child(case, params, timeout=timeout, python=python)
         except CaseFailed as exc:
             m.error = str(exc)
             log(f"  {case} run {i + 1}/{repeat}: FAILED {exc}")

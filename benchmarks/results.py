@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -31,7 +32,9 @@ def save(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
-def machine() -> dict:
+def machine(datacompy_python: Path | None = None) -> dict:
+    """The machine and the libraries' versions; datacompy's from the interpreter of its own
+    venv (it needs an older Polars than ordersync), when there is one."""
     import psutil
 
     cpu = "unknown"
@@ -43,11 +46,20 @@ def machine() -> dict:
     except OSError:
         pass
     versions = {"python": platform.python_version()}
-    for mod in ("polars", "duckdb", "deltalake", "fastexcel", "xlsxwriter", "datacompy"):
+    for mod in ("polars", "duckdb", "deltalake", "fastexcel", "xlsxwriter"):
         try:
             versions[mod] = __import__(mod).__version__
         except Exception:
             versions[mod] = "not installed"
+    versions["datacompy"] = "not installed"
+    if datacompy_python is not None and datacompy_python.exists():
+        found = subprocess.run(
+            [str(datacompy_python), "-c",
+             "import datacompy, polars; print(datacompy.__version__, polars.__version__)"],
+            capture_output=True, text=True,
+        ).stdout.split()  # fmt: skip
+        if len(found) == 2:
+            versions["datacompy"] = f"{found[0]} (in its own venv, with Polars {found[1]})"
     return {
         "cores": os.cpu_count(),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),

@@ -189,6 +189,16 @@ def _judge(
 ) -> tuple[list[pl.DataFrame], list[NotChecked | _Counted], pl.DataFrame]:
     """Run the selected rules over one view: (hit frames, not-checked entries, orders checked
     per source and channel)."""
+    # A view is a piece that fits in memory, judged by many small joins and group-bys. Polars
+    # 2 runs plans on its streaming engine by default: measured on the 10M-order store, it
+    # judged the pieces 15-25% slower than the in-memory engine (116 s against 85-86 s).
+    with pl.Config(engine_affinity="in-memory"):
+        return _judge_in_memory(config, view, selected)
+
+
+def _judge_in_memory(
+    config: Config, view: View, selected: tuple[str, ...]
+) -> tuple[list[pl.DataFrame], list[NotChecked | _Counted], pl.DataFrame]:
     hit_plans: list[pl.LazyFrame] = []
     gaps: list[NotChecked | Gap] = []
     for rule in selected:
