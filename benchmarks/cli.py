@@ -275,10 +275,13 @@ class Bench:
         with the Polars datacompy installs; that venv's versions go into the machine facts."""
         venv = self.datacompy_venv
         python = venv / "bin" / "python"
-        if not python.exists():
+        # Marked once the install succeeded: a venv left half-made is made again.
+        installed = venv / ".ordersync-bench-installed"
+        if not installed.exists():
             log(f"making {venv} for the datacompy floor (once)")
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
             subprocess.run([str(python), "-m", "pip", "install", "-q", DATACOMPY], check=True)
+            installed.touch()
             self.data["machine"] = results.machine(python)
         return str(python)
 
