@@ -11,12 +11,23 @@ from types import SimpleNamespace
 
 import polars as pl
 import pytest
-from engine_world import AS_OF, ago, fired, judge, orders_frame, row, track
+from engine_world import (
+    AS_OF,
+    ago,
+    fired,
+    judge,
+    make_config,
+    orders_frame,
+    row,
+    track,
+    tracking_frame,
+)
 from polars.testing import assert_frame_equal
 
-from ordersync.engine import buckets
+from ordersync import schema as s
+from ordersync.engine import buckets, run
 from ordersync.engine.buckets import bucket_count
-from ordersync.engine.view import PULLED_AT, read_history
+from ordersync.engine.view import PULLED_AT, build_view, read_history, survey
 
 
 def _both(orders, tracking=(), rules=None, config=None):
@@ -316,3 +327,32 @@ def test_a_split_failure_that_is_not_the_disk_is_not_disguised(tmp_path, monkeyp
     monkeypatch.setattr(buckets, "_sink_partitions", broken)
     with pytest.raises(pl.exceptions.ComputeError, match="some internal failure"):
         judge(_some_orders(), rows_per_bucket=1)
+
+
+def _string_bytes_held(frame: pl.DataFrame, column: str) -> int:
+    """Bytes of string data the column's arrays keep alive (views share whole buffers)."""
+    arrays = frame.get_column(column).to_arrow(compat_level=pl.CompatLevel.newest())
+    chunks = getattr(arrays, "chunks", [arrays])
+    return sum(b.size for chunk in chunks for b in chunk.buffers()[2:] if b is not None)
+
+
+def test_a_judged_piece_keeps_none_of_its_strings(tmp_path):
+    """A string column is views into shared buffers: unless copied out, the findings of a
+    piece kept the string buffers they came from alive until the run ended, and a 50M-order
+    run's peak grew with every piece judged (to 12.1 GB; 5.8 GB with them copied out)."""
+    ids = [str(3_000_000_000_000_000_000 + n * 7919) for n in range(20_000)]
+    orders = [row("tb", i, status="paid", paid_at=ago(hours=5), amount=10) for i in ids]
+    orders += [
+        row("oms", i, status="paid", amount=10 if n % 100 else 11) for n, i in enumerate(ids)
+    ]
+    # Read from parquet, as the split's pieces are.
+    orders_frame(orders).sink_parquet(tmp_path / "piece.parquet")
+    config = make_config()
+    rows, tracking = pl.scan_parquet(tmp_path / "piece.parquet"), tracking_frame([])
+    facts = survey(config, rows, tracking)
+    view = build_view(config, rows, tracking, rows, as_of=AS_OF, scope_ids=None, facts=facts)
+    hit_frames, _, _ = run._judge(config, view, ("amount_mismatch",))
+    hits = pl.concat(hit_frames)
+    assert sorted(hits.get_column(s.ORDER_ID)) == sorted(ids[::100])
+    # 200 ids of 19 bytes and their views take ~7 kB; the 20,000 ids read take ~380 kB.
+    assert _string_bytes_held(hits, s.ORDER_ID) < 50_000

@@ -212,6 +212,7 @@ def _judge(
             s.SOURCE, pl.col(s.SOURCE_KIND).cast(pl.String), s.CHANNEL
         ).agg(pl.col(s.ORDER_ID).n_unique().cast(pl.Int64).alias("orders"))
         collected = pl.collect_all([*hit_plans, *gap_plans, checked_plan])
+    collected = [_detached(frame) for frame in collected]
     counts = iter(collected[len(hit_plans) : -1])
     entries = [
         _Counted(g.rule, g.reason_en, g.reason_zh, next(counts)) if isinstance(g, Gap) else g
@@ -222,6 +223,17 @@ def _judge(
         entries,
         collected[-1],
     )
+
+
+def _detached(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with strings of its own. A Polars string column is views into shared buffers, so
+    the findings gathered from a piece kept every string buffer they touched alive until the run
+    ended, and its memory grew with each piece judged: a 50M-order run peaked at 12.1 GB so,
+    5.8 GB with this copy (10M: 3.5 GB, 3.1 GB). Arrow's plain layout copies only the kept
+    strings."""
+    detached = pl.from_arrow(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+    assert isinstance(detached, pl.DataFrame)
+    return detached
 
 
 def _rows_to_judge(config: Config, scope: pl.DataFrame | None, facts: Survey) -> int:
